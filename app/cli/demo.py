@@ -1,0 +1,10 @@
+"""``beacon demo``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subcommands: Any, common: argparse.ArgumentParser) -> None:
+    subcommands.add_parser("demo", parents=[common], help="(being built)")

@@ -1,0 +1,56 @@
+"""Beacon's domain: entities, policy rules and the audit chain. No Qt, no I/O, no clock."""
+
+from app.models.audit_chain import (
+    AuditEventType,
+    AuditRecord,
+    ChainVerdict,
+    Outcome,
+    canonical_bytes,
+    chain_hash,
+    verify_chain,
+)
+from app.models.audit_event import AuditBase, AuditEvent
+from app.models.base import Base
+from app.models.camera import Camera, CameraTier, CredentialsInUrlError, InstallState
+from app.models.footage_request import FootageRequest, FootageRequestStatus
+from app.models.incident import Incident, IncidentStatus
+from app.models.owner import Owner, OwnerKind
+from app.models.policy import PolicyDecision, Purpose, PurposeKind, Reason, decide
+from app.models.sharing_policy import PolicyError, PolicyMode, SharingPolicy, WeeklyWindow
+from app.models.unit import Unit
+from app.models.user import Role, User
+
+__all__ = [
+    "AuditBase",
+    "AuditEvent",
+    "AuditEventType",
+    "AuditRecord",
+    "Base",
+    "Camera",
+    "CameraTier",
+    "ChainVerdict",
+    "CredentialsInUrlError",
+    "FootageRequest",
+    "FootageRequestStatus",
+    "Incident",
+    "IncidentStatus",
+    "InstallState",
+    "Outcome",
+    "Owner",
+    "OwnerKind",
+    "PolicyDecision",
+    "PolicyError",
+    "PolicyMode",
+    "Purpose",
+    "PurposeKind",
+    "Reason",
+    "Role",
+    "SharingPolicy",
+    "Unit",
+    "User",
+    "WeeklyWindow",
+    "canonical_bytes",
+    "chain_hash",
+    "decide",
+    "verify_chain",
+]

@@ -1,0 +1,156 @@
+"""The audit hash chain: the canonical encoding of an event and how events are chained.
+
+This encoding is a stable contract (the sync server and owners' tools verify it); change it
+only by adding a new ``v`` and keeping the old one verifiable.
+
+Canonical encoding, version 1
+    The event's fields as one JSON object, UTF-8, keys sorted, no insignificant white space
+    (``separators=(",", ":")``), non-ASCII characters written as themselves. Values are strings,
+    integers, booleans or null, never floats. Times are UTC, ISO 8601 with exactly six
+    fractional digits and a ``Z`` suffix (``2026-11-21T19:01:52.123456Z``). The object always
+    carries every field of ``AuditRecord`` plus ``"seq"`` (the event's sequence number, from 1)
+    and ``"v": 1``; absent optional values are null; ``details`` is an object with the same rules.
+
+Chain
+    ``hash_n = SHA-256(hash_{n-1} || seq_n as 8 bytes big-endian || canonical_n)``, with
+    ``hash_0`` 32 zero bytes. Binding the sequence number into the hash makes removal, insertion
+    and reordering detectable as well as changes.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+ENCODING_VERSION = 1
+GENESIS_HASH = bytes(32)
+
+DetailValue = str | int | bool | None
+
+
+class AuditEventType(enum.StrEnum):
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    SESSION_LOCKED = "session_locked"
+    SESSION_UNLOCKED = "session_unlocked"
+    FEED_ALLOWED = "feed_allowed"
+    FEED_DENIED = "feed_denied"
+    FEED_CLOSED = "feed_closed"
+    GEOFENCE_QUERY = "geofence_query"
+    FOOTAGE_REQUEST = "footage_request"
+    EXPORT = "export"
+    POLICY_CHANGE_SEEN = "policy_change_seen"
+    POLICY_EXPLAIN = "policy_explain"
+    INSTALL_VERIFIED = "install_verified"
+    AUDIT_READ = "audit_read"
+    AUDIT_EXPORT = "audit_export"
+    REGISTRY_IMPORT = "registry_import"
+    REGISTRY_EXPORT = "registry_export"
+
+
+class Outcome(enum.StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """What one audit event says, before it gets its place in the chain."""
+
+    event_type: AuditEventType
+    time: datetime
+    actor: str
+    workstation: str
+    outcome: Outcome
+    subject: str = ""
+    camera_id: str | None = None
+    purpose: str | None = None
+    policy_version: int | None = None
+    decision: str | None = None
+    reason: str | None = None
+    duration_ms: int | None = None
+    details: Mapping[str, DetailValue] = field(default_factory=dict)
+
+    def fields(self, seq: int) -> dict[str, object]:
+        for key, value in self.details.items():
+            if isinstance(value, float):
+                raise TypeError(f"audit detail {key!r} is a float; use an integer unit")
+        return {
+            "v": ENCODING_VERSION,
+            "seq": seq,
+            "event_type": self.event_type.value,
+            "time": format_time(self.time),
+            "actor": self.actor,
+            "workstation": self.workstation,
+            "outcome": self.outcome.value,
+            "subject": self.subject,
+            "camera_id": self.camera_id,
+            "purpose": self.purpose,
+            "policy_version": self.policy_version,
+            "decision": self.decision,
+            "reason": self.reason,
+            "duration_ms": self.duration_ms,
+            "details": dict(self.details),
+        }
+
+    def canonical(self, seq: int) -> bytes:
+        return canonical_bytes(self.fields(seq))
+
+
+def canonical_bytes(fields: Mapping[str, object]) -> bytes:
+    return json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def chain_hash(previous: bytes, seq: int, canonical: bytes) -> bytes:
+    return hashlib.sha256(previous + seq.to_bytes(8, "big") + canonical).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainVerdict:
+    """The result of walking a chain: how many events were good, and the first bad one."""
+
+    count: int
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.first_bad_seq is None
+
+
+def verify_chain(rows: Iterable[tuple[int, bytes, bytes]]) -> ChainVerdict:
+    """Walk ``(seq, canonical, stored_hash)`` rows in seq order; stop at the first bad one.
+
+    Expects seq 1, 2, 3... with no gaps or repeats, each hash chained from the previous one.
+    """
+    previous = GENESIS_HASH
+    expected = 1
+    sha256 = hashlib.sha256
+    for seq, canonical, stored in rows:
+        if seq != expected:
+            bad = min(seq, expected)
+            kind = "missing" if seq > expected else "repeated or out of order"
+            return ChainVerdict(expected - 1, bad, f"event {bad} is {kind}")
+        digest = sha256(previous + seq.to_bytes(8, "big") + canonical).digest()
+        if digest != stored:
+            return ChainVerdict(expected - 1, seq, f"event {seq} does not match its hash")
+        previous = digest
+        expected += 1
+    return ChainVerdict(expected - 1)

@@ -1,0 +1,57 @@
+"""Shared fixtures: a temporary data directory, settings bound to it, a fixed clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+# Qt tests run offscreen; set here so nobody has to remember it by hand.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never let a test reach the developer's own settings file or keyring.
+os.environ.pop("BEACON_SECURITY__KEYRING_BACKEND", None)
+
+from app.services.audit_log import AuditLog
+from app.settings import Settings, load_settings
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 18, 15, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(data_dir: Path, tmp_path: Path) -> Settings:
+    config = tmp_path / "settings.toml"
+    config.write_text('workstation = "test-ws"\n[security]\nkeyring_backend = "file"\n')
+    return load_settings(config, data_dir, env={})
+
+
+@pytest.fixture
+def audit_log(settings: Settings, clock: ManualClock) -> Iterator[AuditLog]:
+    log = AuditLog.open(settings.audit_db, settings.workstation, clock)
+    yield log
+    log.close()

@@ -1,0 +1,50 @@
+from pathlib import Path
+
+import pytest
+
+from app.settings import SettingsError, load_settings
+
+
+def test_defaults_with_no_file(tmp_path: Path) -> None:
+    settings = load_settings(None, tmp_path, env={})
+    assert settings.security.inactivity_lock_minutes == 30
+    assert settings.security.reauth_hours == 12
+    assert settings.audit_db == tmp_path / "audit.sqlite"
+
+
+def test_file_then_environment_then_data_dir(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text('workstation = "rtcc-3"\n[security]\ninactivity_lock_minutes = 10\n')
+    env = {"BEACON_SECURITY__INACTIVITY_LOCK_MINUTES": "5", "PATH": "/bin"}
+    settings = load_settings(config, tmp_path / "d", env=env)
+    assert settings.workstation == "rtcc-3"
+    assert settings.security.inactivity_lock_minutes == 5
+    assert settings.data_dir == tmp_path / "d"
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text('[security]\ninactivity_lock_minutes = "soon"\n')
+    with pytest.raises(SettingsError, match=r"security\.inactivity_lock_minutes"):
+        load_settings(config, tmp_path, env={})
+
+
+def test_unknown_key_is_an_error_not_a_default(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("[security]\ninactivity_lock_minuts = 5\n")
+    with pytest.raises(SettingsError, match=r"inactivity_lock_minuts: unknown setting"):
+        load_settings(config, tmp_path, env={})
+
+
+def test_unknown_environment_override_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="unknown setting"):
+        load_settings(None, tmp_path, env={"BEACON_SECURTY__X": "1"})
+
+
+def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text("[security\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(config, tmp_path, env={})
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "missing.toml", tmp_path, env={})
