@@ -11,12 +11,13 @@ from app.models.audit_chain import (
 )
 from app.models.audit_event import AuditBase, AuditEvent
 from app.models.base import Base
-from app.models.camera import Camera, CameraTier, CredentialsInUrlError, InstallState
+from app.models.camera import Camera, CameraTier, InstallState
 from app.models.footage_request import FootageRequest, FootageRequestStatus
 from app.models.incident import Incident, IncidentStatus
 from app.models.owner import Owner, OwnerKind
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, Reason, decide
 from app.models.sharing_policy import PolicyError, PolicyMode, SharingPolicy, WeeklyWindow
+from app.models.stream_url import CredentialsInUrlError, redact_url
 from app.models.unit import Unit
 from app.models.user import Role, User
 
@@ -52,5 +53,6 @@ __all__ = [
     "canonical_bytes",
     "chain_hash",
     "decide",
+    "redact_url",
     "verify_chain",
 ]

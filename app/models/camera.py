@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, Enum, Float, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.models.base import Base, UtcDateTime
+from app.models.stream_url import check_stream_url
 
 if TYPE_CHECKING:
     from app.models.owner import Owner
@@ -29,25 +29,6 @@ class InstallState(enum.StrEnum):
     UNVERIFIED = "unverified"
     VERIFIED = "verified"
     FAILED = "failed"
-
-
-class CredentialsInUrlError(ValueError):
-    """A stream URL carried a user name or password; those belong in the keyring."""
-
-
-def check_stream_url(url: str | None) -> str | None:
-    """Accept a stream URL only without credentials (they live in the keyring)."""
-    if url is None or url == "":
-        return None
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        raise CredentialsInUrlError(
-            "stream URLs are stored without credentials; put the user name and password "
-            "in the camera's credentials instead"
-        )
-    if parts.scheme not in {"rtsp", "rtsps", "http", "https", "file"}:
-        raise ValueError(f"unsupported stream URL scheme {parts.scheme!r}")
-    return url
 
 
 def check_privacy_masks(masks: list[PrivacyMask]) -> list[PrivacyMask]:

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -74,8 +75,11 @@ class AuditReceipt:
 def _connect_read_only(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise AuditLogUnavailable(f"{path}: no such audit log")
+    # On read-only media a WAL database cannot get its -shm file; nobody can write there
+    # either, so reading it as immutable is safe.
+    immutable = "&immutable=1" if not os.access(path.parent, os.W_OK) else ""
     try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True)
         tables = {
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -89,10 +93,18 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def verify_file(path: Path) -> ChainVerdict:
-    """Walk the whole chain of an audit log file without changing it."""
+    """Walk the whole chain of an audit log file without changing it.
+
+    A chain proves that nothing before its newest event was changed, removed, inserted or
+    reordered; cutting events off the end leaves a shorter valid chain, which only a checkpoint
+    held elsewhere (the sync server's) can reveal.
+    """
     connection = _connect_read_only(path)
     try:
-        rows = connection.execute("SELECT seq, record, hash FROM audit_events ORDER BY seq")
+        # CAST: a tampered row may hold another SQLite type; it must fail the chain, not crash.
+        rows = connection.execute(
+            "SELECT seq, CAST(record AS BLOB), CAST(hash AS BLOB) FROM audit_events ORDER BY seq"
+        )
         return verify_chain(rows)
     except sqlite3.DatabaseError as exc:
         raise AuditLogUnavailable(f"{path} cannot be read ({exc})") from exc
@@ -167,6 +179,13 @@ class AuditLog:
 
     @classmethod
     def open(cls, path: Path, workstation: str, clock: Clock = utc_now) -> AuditLog:
+        for place in (path, path.parent):
+            if place.exists() and not os.access(place, os.W_OK):
+                raise AuditLogUnavailable(
+                    f"{place} is read-only: Beacon cannot record what happens, so it will not "
+                    "run. Make the audit log and its folder writable for this user, or use "
+                    "--data-dir."
+                )
         try:
             engine = open_database(path, AUDIT, synchronous="FULL")
         except DatabaseOpenError as exc:
