@@ -51,6 +51,7 @@ class AuditEventType(enum.StrEnum):
     AUDIT_EXPORT = "audit_export"
     REGISTRY_IMPORT = "registry_import"
     REGISTRY_EXPORT = "registry_export"
+    USER_ADMIN = "user_admin"
 
 
 class Outcome(enum.StrEnum):

@@ -224,20 +224,27 @@ class AuditLog:
         """Write one event durably; raise AuditWriteError (and write nothing) when that fails."""
         record.canonical(0)  # a malformed record fails here, before it can take a seq
         with self._lock:
-            seq = self._head_seq + 1
-            canonical = record.canonical(seq)
-            digest = chain_hash(self._head_hash, seq, canonical)
+            connection = self._connection
             try:
-                self._connection.execute("BEGIN IMMEDIATE")
+                # The head is read under SQLite's write lock: another process (the console and
+                # a `beacon` command at once) may have appended since this one last did.
+                connection.execute("BEGIN IMMEDIATE")
                 try:
-                    self._connection.execute(
+                    row = connection.execute(
+                        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1"
+                    ).fetchone()
+                    previous_seq, previous_hash = row if row else (0, GENESIS_HASH)
+                    seq = previous_seq + 1
+                    canonical = record.canonical(seq)
+                    digest = chain_hash(previous_hash, seq, canonical)
+                    connection.execute(
                         "INSERT INTO audit_events (seq, record, hash) VALUES (?, ?, ?)",
                         (seq, canonical, digest),
                     )
-                    self._connection.execute("COMMIT")
+                    connection.execute("COMMIT")
                 except BaseException:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
                 log.error("audit write failed for %s: %s", record.event_type.value, exc)

@@ -289,3 +289,17 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path):
     assert verdict.intact, verdict.problem
     assert verdict.count >= acknowledged
     assert verdict.count < 10000, "the writer finished before it was killed"
+
+
+def test_two_writers_on_one_file_share_one_chain(settings: Settings, clock: ManualClock):
+    """The console and a `beacon` command may append to the same log at the same time."""
+    first = AuditLog.open(settings.audit_db, "ws", clock)
+    second = AuditLog.open(settings.audit_db, "ws", clock)
+    try:
+        for number in range(50):
+            (first if number % 3 else second).record(AuditEventType.LOGIN, actor=str(number))
+    finally:
+        first.close()
+        second.close()
+    verdict = verify_file(settings.audit_db)
+    assert verdict.intact and verdict.count == 50
