@@ -22,12 +22,14 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 ENCODING_VERSION = 1
 GENESIS_HASH = bytes(32)
+_SEQ = struct.Struct(">Q")
 
 DetailValue = str | int | bool | None
 
@@ -120,7 +122,7 @@ def canonical_bytes(fields: Mapping[str, object]) -> bytes:
 
 
 def chain_hash(previous: bytes, seq: int, canonical: bytes) -> bytes:
-    return hashlib.sha256(previous + seq.to_bytes(8, "big") + canonical).digest()
+    return hashlib.sha256(previous + _SEQ.pack(seq) + canonical).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,22 +138,34 @@ class ChainVerdict:
         return self.first_bad_seq is None
 
 
-def verify_chain(rows: Iterable[tuple[int, bytes, bytes]]) -> ChainVerdict:
+def verify_chain(
+    rows: Iterable[tuple[int, bytes, bytes]],
+    *,
+    first_seq: int = 1,
+    previous: bytes = GENESIS_HASH,
+) -> ChainVerdict:
     """Walk ``(seq, canonical, stored_hash)`` rows in seq order; stop at the first bad one.
 
-    Expects seq 1, 2, 3... with no gaps or repeats, each hash chained from the previous one.
+    Expects ``first_seq``, ``first_seq + 1``... with no gaps or repeats, each hash chained from
+    the one before (``previous`` before the first). Each link needs only the stored hash before
+    it, so a long chain can be checked in pieces, each starting from the stored hash that ends
+    the piece before; the first bad link is the same as a walk from the start would find.
     """
-    previous = GENESIS_HASH
-    expected = 1
+    expected = first_seq
     sha256 = hashlib.sha256
-    for seq, canonical, stored in rows:
-        if seq != expected:
-            bad = min(seq, expected)
-            kind = "missing" if seq > expected else "repeated or out of order"
-            return ChainVerdict(expected - 1, bad, f"event {bad} is {kind}")
-        digest = sha256(previous + seq.to_bytes(8, "big") + canonical).digest()
-        if digest != stored:
-            return ChainVerdict(expected - 1, seq, f"event {seq} does not match its hash")
-        previous = digest
-        expected += 1
-    return ChainVerdict(expected - 1)
+    pack = _SEQ.pack
+    try:
+        for seq, canonical, stored in rows:
+            if seq != expected:
+                bad = min(seq, expected)
+                kind = "missing" if seq > expected else "repeated or out of order"
+                return ChainVerdict(expected - first_seq, bad, f"event {bad} is {kind}")
+            if sha256(previous + pack(seq) + canonical).digest() != stored:
+                return ChainVerdict(
+                    expected - first_seq, seq, f"event {seq} does not match its hash"
+                )
+            previous = stored
+            expected += 1
+    except TypeError:  # a value of the wrong type where bytes belong: tampered with
+        return ChainVerdict(expected - first_seq, expected, f"event {expected} is malformed")
+    return ChainVerdict(expected - first_seq)

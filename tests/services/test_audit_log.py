@@ -133,6 +133,22 @@ def test_tampering_is_found_at_the_first_bad_seq(
     tamper(settings.audit_db, *statements)
     assert main(["audit", "verify", "--db", str(settings.audit_db)]) == 1
     assert f"first bad sequence number {first_bad}" in capsys.readouterr().out
+    # the same verdict when the chain is checked in pieces on several processes
+    for workers in (2, 5):
+        verdict = verify_file(settings.audit_db, workers=workers, parallel_from=1)
+        assert verdict.first_bad_seq == first_bad, (workers, verdict)
+
+
+@pytest.mark.parametrize("workers", [3])
+def test_parallel_verification_agrees_on_intact_and_truncated_logs(
+    audit_log: AuditLog, settings: Settings, clock: ManualClock, workers: int
+):
+    fill_log(audit_log, clock, 40)
+    assert verify_file(settings.audit_db, workers=workers, parallel_from=1).count == 40
+    audit_log.close()
+    tamper(settings.audit_db, "DELETE FROM audit_events WHERE seq BETWEEN 20 AND 21")
+    verdict = verify_file(settings.audit_db, workers=workers, parallel_from=1)
+    assert (verdict.first_bad_seq, verdict.count) == (20, 19)
 
 
 def test_missing_or_foreign_files_exit_2(tmp_path: Path, capsys):
