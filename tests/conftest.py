@@ -11,8 +11,10 @@ import pytest
 
 # Qt tests run offscreen; set here so nobody has to remember it by hand.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Never let a test reach the developer's own settings file or keyring.
+# Never let a test reach the developer's own settings or keyring: any use of the system keyring
+# in a test fails (and the console's check refuses it as insecure).
 os.environ.pop("BEACON_SECURITY__KEYRING_BACKEND", None)
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 from app.services.audit_log import AuditLog
 from app.settings import Settings, load_settings
