@@ -155,14 +155,16 @@ def decide(
         return deny(Reason.NO_PURPOSE)
     if actor.role not in FEED_ROLES:
         return deny(Reason.ROLE_NOT_PERMITTED)
-    if policy is None:
-        return deny(Reason.NO_POLICY)
-    if policy.mode is PolicyMode.REVOKED:
+    if policy is not None and policy.mode is PolicyMode.REVOKED:
         return deny(Reason.POLICY_REVOKED)
     if actor.role is Role.FIELD_TECH:
+        # A new integration is verified on site, often before the owner has set a policy;
+        # once the owner revokes sharing, not even the installer may look.
         if purpose.kind is PurposeKind.INSTALL and purpose.reference == camera.id:
             return allow(Reason.ALLOWED_INSTALL_VERIFICATION)
         return deny(Reason.FIELD_TECH_SCOPE)
+    if policy is None:
+        return deny(Reason.NO_POLICY)
     if purpose.kind is PurposeKind.INSTALL:
         return deny(Reason.INSTALL_PURPOSE_NOT_PERMITTED)
     if (

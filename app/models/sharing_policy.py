@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from app.models.camera import Camera
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
-_TIME = re.compile(r"^(\d{2}):(\d{2})$")
+_TIME = re.compile(r"([0-9]{2}):([0-9]{2})")
 
 
 class PolicyMode(enum.StrEnum):
@@ -43,7 +44,7 @@ class PolicyError(ValueError):
 
 
 def _minutes(text: str, *, allow_24: bool) -> int:
-    match = _TIME.match(text)
+    match = _TIME.fullmatch(text)
     if not match:
         raise PolicyError(f"time {text!r} is not HH:MM")
     hours, minutes = int(match[1]), int(match[2])
@@ -51,6 +52,17 @@ def _minutes(text: str, *, allow_24: bool) -> int:
     if minutes >= 60 or value > MINUTES_PER_DAY or (value == MINUTES_PER_DAY and not allow_24):
         raise PolicyError(f"time {text!r} is not a time of day")
     return value
+
+
+def _day(text: object) -> int | None:
+    """0=Monday for ``mon``..``sun`` or ``monday``..``sunday`` (any case), else None."""
+    if not isinstance(text, str):
+        return None
+    key = text.strip().lower()
+    for names in (DAYS, DAY_NAMES):
+        if key in names:
+            return names.index(key)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +79,14 @@ class WeeklyWindow:
             day_text, start_text, end_text = raw["day"], raw["start"], raw["end"]
         except (KeyError, TypeError) as exc:
             raise PolicyError(f"window {raw!r} needs day, start and end") from exc
-        if not isinstance(day_text, str) or day_text.lower()[:3] not in DAYS:
+        day = _day(day_text)
+        if day is None:
             raise PolicyError(f"window day {day_text!r} is not one of {', '.join(DAYS)}")
         start = _minutes(str(start_text), allow_24=False)
         end = _minutes(str(end_text), allow_24=True)
         if start == end:
             raise PolicyError(f"window {day_text} {start_text}-{end_text} is empty")
-        return cls(DAYS.index(day_text.lower()[:3]), start, end % MINUTES_PER_DAY)
+        return cls(day, start, end % MINUTES_PER_DAY)
 
     @property
     def crosses_midnight(self) -> bool:
@@ -109,7 +122,7 @@ class WeeklyWindow:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a folder
         raise PolicyError(
             f"unknown time zone {name!r} (use an IANA name such as America/New_York)"
         ) from exc
@@ -118,7 +131,12 @@ def zone(name: str) -> ZoneInfo:
 def parse_windows(raw: list[dict[str, Any]]) -> list[WeeklyWindow]:
     """Parse and check windows: none empty, none overlapping another."""
     windows = [WeeklyWindow.parse(item) for item in raw]
-    spans = sorted((interval, window) for window in windows for interval in window.week_intervals())
+    # Sorted by interval only: two windows can share an interval (``sun 22:00-06:00`` and
+    # ``mon 00:00-06:00`` both hold Monday 00:00-06:00), and windows have no order.
+    spans = sorted(
+        ((interval, window) for window in windows for interval in window.week_intervals()),
+        key=lambda span: span[0],
+    )
     for (first, first_window), (second, second_window) in itertools.pairwise(spans):
         if second[0] < first[1]:
             raise PolicyError(f"windows {first_window} and {second_window} overlap")
