@@ -19,7 +19,7 @@ system-packages:
 # Opens the console; with no settings file and no data yet it builds the demo city first.
 run: $(STAMP)
 	$(BIN)/beacon demo ensure --data-dir $(DEMO_DIR)
-	$(BIN)/beacon --data-dir $(DEMO_DIR)
+	$(BIN)/beacon --config $(DEMO_DIR)/settings.toml --data-dir $(DEMO_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench

@@ -112,7 +112,10 @@ class WeeklyWindow:
         def hhmm(value: int) -> str:
             return f"{value // 60:02d}:{value % 60:02d}"
 
-        return {"day": DAYS[self.day], "start": hhmm(self.start), "end": hhmm(self.end)}
+        # A whole day (the only window whose end equals its start) ends at 24:00, so the
+        # result parses back; "00:00-00:00" would be refused as empty.
+        end = "24:00" if self.end == self.start else hhmm(self.end)
+        return {"day": DAYS[self.day], "start": hhmm(self.start), "end": end}
 
     def __str__(self) -> str:
         shown = self.as_dict()
