@@ -61,3 +61,17 @@ def test_newer_schema_is_refused_unchanged(tmp_path: Path):
     connection.close()
     with pytest.raises(DatabaseOpenError, match="newer version of Beacon"):
         open_database(path, REGISTRY)
+
+
+def test_the_command_line_says_so_without_a_trace(tmp_path: Path, capsys):
+    from app.cli import main
+
+    path = tmp_path / "beacon.sqlite"
+    open_database(path, REGISTRY).dispose()
+    connection = sqlite3.connect(path)
+    connection.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    connection.commit()
+    connection.close()
+    assert main(["registry", "export", "--format", "json", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "newer version of Beacon" in err and "Traceback" not in err
