@@ -1,0 +1,26 @@
+"""Beacon's Qt views and their small view-models (the only package, with app.shell, using Qt)."""
+
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.camera_list import CameraList, CameraTableModel
+from app.widgets.incident_panel import IncidentPanel, IncidentTableModel
+from app.widgets.lock_screen import LockScreen
+from app.widgets.login_dialog import LoginDialog
+from app.widgets.main_window import LockReason, MainWindow, SessionEnd
+from app.widgets.shortcut_help import ShortcutHelp
+from app.widgets.video_wall import VideoTile, VideoWall
+
+__all__ = [
+    "BackgroundJobs",
+    "CameraList",
+    "CameraTableModel",
+    "IncidentPanel",
+    "IncidentTableModel",
+    "LockReason",
+    "LockScreen",
+    "LoginDialog",
+    "MainWindow",
+    "SessionEnd",
+    "ShortcutHelp",
+    "VideoTile",
+    "VideoWall",
+]

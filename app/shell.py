@@ -1,0 +1,227 @@
+"""The application shell: opens what the console needs, then signs in and shows the console.
+
+``run_console`` refuses to start (exit code 2, with a message the operator can act on) when the
+keyring is not a real OS keyring and the settings did not opt in to the demo file keyring, when
+the audit log cannot be opened durably, or when the registry cannot be opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QObject, QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import __version__
+from app.services.accounts import SignedInUser
+from app.services.audit_log import AuditLog, AuditLogUnavailable
+from app.services.clock import Clock, utc_now
+from app.services.credentials import CredentialStore, InsecureKeyringError
+from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
+from app.settings import Settings
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.login_dialog import LoginDialog
+from app.widgets.main_window import CadPoll, MainWindow, SessionEnd
+from app.widgets.palette import application_palette
+from app.widgets.resources import theme_stylesheet
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "Beacon"
+ORGANISATION = "Beacon RTCC"
+CAD_SCRIPT = "cad_script.json"
+EXIT_REFUSED = 2
+
+# (title, message): shows the operator why the console will not start.
+ErrorReporter = Callable[[str, str], None]
+
+
+def show_error_dialog(title: str, message: str) -> None:
+    QMessageBox.critical(None, title, message)
+
+
+def configure_application(app: QApplication) -> None:
+    """Names (QSettings uses them), the Fusion style and the dark theme, applied once."""
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationVersion(__version__)
+    theme = theme_stylesheet()
+    if app.styleSheet() == theme:
+        return
+    app.setStyle("Fusion")
+    app.setPalette(application_palette())
+    app.setStyleSheet(theme)
+
+
+def demo_cad_poll(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
+    """The demo's scripted CAD feed when the data dir holds ``cad_script.json``, else None.
+
+    The script is read in the first poll, inside a background job: a bad script is reported in
+    the status bar with its entry and field, and never blocks the UI thread.
+    """
+    script = settings.data_dir / CAD_SCRIPT
+    if not script.is_file():
+        return None
+    from app.services.cad_feed import ScriptedCadFeed, upsert_incident
+
+    started_at = clock()
+    feed: ScriptedCadFeed | None = None
+
+    def poll(session: Session, now: datetime) -> int:
+        nonlocal feed
+        if feed is None:
+            feed = ScriptedCadFeed(script, started_at)
+        records = feed.due(now)
+        for record in records:
+            upsert_incident(session, record)
+        return len(records)
+
+    return poll
+
+
+class ConsoleShell(QObject):
+    """Signs in, shows the console, and after a sign-out signs in again."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        audit: AuditLog,
+        sessions: Callable[[], Session],
+        credentials_insecure: bool,
+        cad_poll: CadPoll | None = None,
+        window_state: QSettings | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        super().__init__()
+        self._settings = settings
+        self._audit = audit
+        self._sessions = sessions
+        self._credentials_insecure = credentials_insecure
+        self._cad_poll = cad_poll
+        self._window_state = window_state or QSettings()
+        self._clock = clock
+        self.jobs = BackgroundJobs(self)
+        self.login_dialog: LoginDialog | None = None
+        self.window: MainWindow | None = None
+
+    def start(self) -> None:
+        self.show_login()
+
+    def show_login(self, username: str = "") -> None:
+        dialog = LoginDialog(
+            self._sessions,
+            self._audit,
+            self.jobs,
+            workstation=self._settings.workstation,
+            username=username,
+        )
+        dialog.signed_in.connect(self._open_console)
+        dialog.rejected.connect(self._login_cancelled)
+        self.login_dialog = dialog
+        dialog.show()
+
+    def _login_cancelled(self) -> None:
+        self._forget_login_dialog()
+        QApplication.quit()
+
+    def _forget_login_dialog(self) -> None:
+        if self.login_dialog is not None:
+            self.login_dialog.deleteLater()
+            self.login_dialog = None
+
+    def _open_console(self, user: SignedInUser) -> None:
+        self._forget_login_dialog()
+        window = MainWindow(
+            settings=self._settings,
+            user=user,
+            audit=self._audit,
+            sessions=self._sessions,
+            jobs=self.jobs,
+            window_state=self._window_state,
+            credentials_insecure=self._credentials_insecure,
+            cad_poll=self._cad_poll,
+            clock=self._clock,
+        )
+        window.session_ended.connect(self._session_ended)
+        self.window = window
+        if window.has_saved_geometry:
+            window.show()
+        else:
+            window.showMaximized()
+
+    def _session_ended(self, reason: str) -> None:
+        if self.window is not None:
+            self.window.deleteLater()
+            self.window = None
+        if reason == SessionEnd.SIGN_OUT:
+            self.show_login()
+        else:
+            QApplication.quit()
+
+    def shutdown(self) -> None:
+        """Close what is open and wait for background work (the last audit writes)."""
+        if self.window is not None:
+            self.window.close()
+        self._forget_login_dialog()
+        self.jobs.shutdown()
+
+
+def run_console(
+    settings: Settings,
+    *,
+    report_error: ErrorReporter | None = None,
+    window_state: QSettings | None = None,
+) -> int:
+    """Run the operator console until it is quit; 0 on a normal exit, 2 when it refuses to run.
+
+    ``report_error`` shows a refusal (a modal message box unless given, for tests);
+    ``window_state`` is where window geometry and dock layout are kept (the user's QSettings
+    unless given).
+    """
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    configure_application(app)
+    report = report_error or show_error_dialog
+
+    try:
+        credentials = CredentialStore.for_settings(settings)
+    except InsecureKeyringError as exc:
+        log.error("refusing to start: %s", exc)
+        report("Beacon cannot protect camera passwords", f"Beacon will not start: {exc}")
+        return EXIT_REFUSED
+    try:
+        audit = AuditLog.open(settings.audit_db, settings.workstation)
+    except AuditLogUnavailable as exc:
+        log.error("refusing to start: %s", exc)
+        report("Beacon cannot record what happens", f"Beacon will not start: {exc}")
+        return EXIT_REFUSED
+    try:
+        engine = open_database(settings.registry_db, REGISTRY)
+    except DatabaseOpenError as exc:
+        audit.close()
+        log.error("refusing to start: %s", exc)
+        report("Beacon cannot open the camera registry", f"Beacon will not start: {exc}")
+        return EXIT_REFUSED
+
+    app.setQuitOnLastWindowClosed(False)  # the shell quits: sign-out closes a window, not Beacon
+    shell = ConsoleShell(
+        settings,
+        audit=audit,
+        sessions=sessionmaker(engine, expire_on_commit=False),
+        credentials_insecure=credentials.insecure,
+        cad_poll=demo_cad_poll(settings),
+        window_state=window_state,
+    )
+    try:
+        shell.start()
+        return app.exec()
+    finally:
+        shell.shutdown()
+        audit.close()
+        engine.dispose()

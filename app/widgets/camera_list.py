@@ -1,0 +1,153 @@
+"""The camera list: every camera in the registry, filterable and sortable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets.registry_rows import CameraRow
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
+NAME_COLUMN, MAX_NAME_WIDTH = 1, 260  # long names elide; the tooltip has them whole
+
+
+class CameraTableModel(QAbstractTableModel):
+    """Camera rows as read from the registry; replaced whole on each refresh."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[CameraRow] = []
+
+    @property
+    def rows(self) -> Sequence[CameraRow]:
+        return tuple(self._rows)
+
+    def set_rows(self, rows: Sequence[CameraRow]) -> None:
+        rows = list(rows)
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return (row.camera_id, row.name, row.tier.value, row.policy_now, row.address)[
+                index.column()
+            ]
+        return None
+
+
+class CameraList(QWidget):
+    """A filter box over a sortable table of the registry's cameras."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("cameraList")
+        self.model = CameraTableModel()
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)  # match any column
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setObjectName("cameraFilter")
+        self.filter_edit.setPlaceholderText("Filter cameras: id, name, tier, policy, address")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName("Filter cameras")
+        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+
+        self.view = QTableView()
+        self.view.setObjectName("cameraTable")
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.setAccessibleName("Cameras")
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+
+        self.count_label = QLabel("Loading cameras…")
+        self.count_label.setObjectName("mutedText")
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count_label)
+
+    def sizeHint(self) -> QSize:
+        # The dock's first width: id, name, tier and policy readable without scrolling.
+        return QSize(660, 700)
+
+    def set_cameras(self, rows: Sequence[CameraRow]) -> None:
+        first_load = not self.model.rows
+        self.model.set_rows(rows)
+        if first_load and rows:
+            self.view.resizeColumnsToContents()
+            if self.view.columnWidth(NAME_COLUMN) > MAX_NAME_WIDTH:
+                self.view.setColumnWidth(NAME_COLUMN, MAX_NAME_WIDTH)
+        self._update_count()
+
+    def visible_camera_ids(self) -> list[str]:
+        """The ids in the order the table shows them (after filtering and sorting)."""
+        return [str(self.proxy.index(row, 0).data()) for row in range(self.proxy.rowCount())]
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def _update_count(self) -> None:
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        if total == shown:
+            self.count_label.setText(f"{total} cameras")
+        else:
+            self.count_label.setText(f"{shown} of {total} cameras match the filter")

@@ -1,0 +1,541 @@
+"""The console's main window: the video wall, the camera and incident docks, the status bar,
+and the session guard (inactivity lock, periodic re-authentication)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QStackedWidget,
+    QWidget,
+)
+from sqlalchemy.orm import Session
+
+from app.models.audit_chain import AuditEventType, DetailValue, Outcome
+from app.models.user import Role
+from app.services.accounts import SignedInUser
+from app.services.audit_log import AuditLog, AuditWriteError
+from app.services.clock import Clock, utc_now
+from app.settings import Settings
+from app.widgets.activity_watcher import ActivityWatcher
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.camera_list import CameraList
+from app.widgets.incident_panel import IncidentPanel
+from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
+from app.widgets.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
+from app.widgets.shortcut_help import Shortcut, ShortcutHelp
+from app.widgets.unlock_check import check_unlock_password
+from app.widgets.video_wall import VideoWall
+
+log = logging.getLogger(__name__)
+
+# Runs in a worker with a fresh session: brings new CAD records into the registry (the demo's
+# scripted feed today, a real CAD adapter later). The window commits the session afterwards.
+CadPoll = Callable[[Session, datetime], object]
+SessionFactory = Callable[[], Session]
+
+GEOMETRY_KEY = "main_window/geometry"
+STATE_KEY = "main_window/state"
+CAMERA_REFRESH_MS = 30_000  # "policy now" changes as scheduled windows open and close
+MAX_INCIDENT_BACKOFF_MS = 60_000
+UNLOCK_REFUSED_TEXT = "That password does not match. The console stays locked."
+UNLOCK_NOT_RECORDED = (
+    "The unlock could not be recorded in the audit log, so the console stays locked. "
+    "Free disk space on this workstation or call the administrator."
+)
+
+
+class LockReason(enum.StrEnum):
+    MANUAL = "manual"
+    INACTIVITY = "inactivity"
+    REAUTHENTICATION = "reauthentication"
+
+
+class SessionEnd(enum.StrEnum):
+    SIGN_OUT = "sign_out"
+    QUIT = "quit"
+
+
+@dataclass(frozen=True, slots=True)
+class _IncidentRefresh:
+    rows: list[IncidentRow]
+    audit_count: int
+
+
+def role_text(role: Role) -> str:
+    return role.value.replace("_", " ")
+
+
+def audit_text(count: int) -> str:
+    noun = "event" if count == 1 else "events"
+    return f"Audit: {count} {noun} · sync not configured"
+
+
+class MainWindow(QMainWindow):
+    """The operator console for one signed-in user; emits ``session_ended`` when closed."""
+
+    session_ended = Signal(str)  # a SessionEnd value
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        user: SignedInUser,
+        audit: AuditLog,
+        sessions: SessionFactory,
+        jobs: BackgroundJobs,
+        window_state: QSettings,
+        credentials_insecure: bool,
+        cad_poll: CadPoll | None = None,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        check_interval_ms: int = 1000,
+        incident_interval_ms: int = 5000,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.user = user
+        self._settings = settings
+        self._audit = audit
+        self._sessions = sessions
+        self._jobs = jobs
+        self._window_state = window_state
+        self._cad_poll = cad_poll
+        self._clock = clock
+        self._monotonic = monotonic
+        self._lock_after_s = settings.security.inactivity_lock_minutes * 60
+        self._reauth_after_s = settings.security.reauth_hours * 3600
+        self._authenticated_at = monotonic()
+        self._locked_for: LockReason | None = None
+        self._state_before_lock = QByteArray()
+        self._end_reason = SessionEnd.QUIT
+        self._ended = False
+        self._incidents_loading = False
+        self._cameras_loading = False
+        self._incident_interval_ms = 1000 if cad_poll is not None else incident_interval_ms
+        self._incident_failures = 0
+        self._audit_count = 0
+
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(f"Beacon — {user.display_name} — {settings.workstation}")
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
+
+        self.wall = VideoWall()
+        self.lock_screen = LockScreen(user.display_name, user.username)
+        self.lock_screen.unlock_requested.connect(self._check_unlock)
+        self.lock_screen.sign_out_requested.connect(self.sign_out)
+        self._centre = QStackedWidget()
+        self._centre.addWidget(self.wall)
+        self._centre.addWidget(self.lock_screen)
+        self.setCentralWidget(self._centre)
+
+        self.camera_list = CameraList()
+        self.camera_dock = self._dock("Cameras", "cameraDock", self.camera_list)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.camera_dock)
+        self.incident_panel = IncidentPanel(clock)
+        self.incident_dock = self._dock("Incidents", "incidentDock", self.incident_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.incident_dock)
+        # The camera list runs the full height on the left; incidents sit under the wall.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.docks = (self.camera_dock, self.incident_dock)
+
+        self._build_status_bar(credentials_insecure)
+        self._build_actions()
+        self.help_overlay = ShortcutHelp(self)
+        self.help_overlay.set_shortcuts(self.shortcuts())
+        jobs.failed.connect(self._show_failure)
+
+        self._watcher = ActivityWatcher(monotonic, self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._watcher)
+
+        self._guard_timer = QTimer(self)
+        self._guard_timer.setInterval(check_interval_ms)
+        self._guard_timer.timeout.connect(self._check_session)
+        self._guard_timer.start()
+        self._incident_timer = QTimer(self)
+        self._incident_timer.setInterval(self._incident_interval_ms)
+        self._incident_timer.timeout.connect(self.refresh_incidents)
+        self._incident_timer.start()
+        self._camera_timer = QTimer(self)
+        self._camera_timer.setInterval(CAMERA_REFRESH_MS)
+        self._camera_timer.timeout.connect(self.refresh_cameras)
+        self._camera_timer.start()
+
+        self.resize(1600, 960)
+        self.has_saved_geometry = self._restore_window_state()
+        self.refresh_cameras()
+        self.refresh_incidents()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def _dock(self, title: str, name: str, widget: QWidget) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        return dock
+
+    def _build_status_bar(self, credentials_insecure: bool) -> None:
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        self.user_label = QLabel(
+            f"Signed in: {self.user.display_name} · {role_text(self.user.role)}"
+        )
+        self.workstation_label = QLabel(f"Workstation: {self._settings.workstation}")
+        self.audit_label = QLabel("Audit: counting events…")
+        self.audit_label.setObjectName("auditState")
+        self.insecure_label = QLabel("Credentials: demo file keyring (insecure)")
+        self.insecure_label.setObjectName("insecureWarning")
+        self.insecure_label.setToolTip(
+            "Camera passwords are kept in a plain file on this workstation. Acceptable on a "
+            "demo or test machine only; production workstations use the OS keyring."
+        )
+        self.insecure_label.setVisible(credentials_insecure)
+        for label in (self.user_label, self.workstation_label, self.audit_label):
+            label.setObjectName(label.objectName() or "statusText")
+            bar.addPermanentWidget(label)
+        bar.addPermanentWidget(self.insecure_label)
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        keys: tuple[str, ...] = (),
+        *,
+        checkable: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(key) for key in keys])
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.lock_action = self._action("&Lock", lambda: self.lock(LockReason.MANUAL), ("Ctrl+L",))
+        self.sign_out_action = self._action("Sign &out", self.sign_out)
+        self.quit_action = self._action("&Quit", self.quit, ("Ctrl+Q",))
+        self.camera_dock_action = self.camera_dock.toggleViewAction()
+        self.camera_dock_action.setText("&Cameras")
+        self.camera_dock_action.setShortcut(QKeySequence("Ctrl+1"))
+        self.incident_dock_action = self.incident_dock.toggleViewAction()
+        self.incident_dock_action.setText("&Incidents")
+        self.incident_dock_action.setShortcut(QKeySequence("Ctrl+2"))
+        for action in (self.camera_dock_action, self.incident_dock_action):
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+            self.addAction(action)
+        self.filter_action = self._action("&Filter cameras", self._focus_camera_filter, ("Ctrl+F",))
+        self.incidents_action = self._action("Focus i&ncidents", self._focus_incidents, ("Ctrl+I",))
+        self.full_screen_action = self._action(
+            "F&ull screen", self._toggle_full_screen, ("F11",), checkable=True
+        )
+        self.help_action = self._action("&Keyboard shortcuts", self._toggle_help, ("F1", "?"))
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(self.lock_action)
+        file_menu.addAction(self.sign_out_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.camera_dock_action)
+        view_menu.addAction(self.incident_dock_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.filter_action)
+        view_menu.addAction(self.incidents_action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.full_screen_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(self.help_action)
+        self._locked_out_actions = (
+            self.camera_dock_action,
+            self.incident_dock_action,
+            self.filter_action,
+            self.incidents_action,
+        )
+
+    def shortcuts(self) -> list[Shortcut]:
+        """Every shortcut of the window, as the help overlay lists it."""
+        listed = (
+            self.lock_action,
+            self.quit_action,
+            self.filter_action,
+            self.incidents_action,
+            self.camera_dock_action,
+            self.incident_dock_action,
+            self.full_screen_action,
+            self.help_action,
+        )
+        rows = []
+        for action in listed:
+            keys = " or ".join(
+                key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()
+            )
+            label = action.text().replace("&", "")
+            if action.isCheckable() and action in (
+                self.camera_dock_action,
+                self.incident_dock_action,
+            ):
+                label = f"Show or hide {label.lower()}"
+            rows.append((label, keys))
+        rows.append(("Close this list", "Esc"))
+        return rows
+
+    # ---- state persistence ----------------------------------------------------------------
+
+    def _restore_window_state(self) -> bool:
+        geometry = self._window_state.value(GEOMETRY_KEY)
+        state = self._window_state.value(STATE_KEY)
+        restored = False
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            restored = self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        return restored
+
+    def _save_window_state(self) -> None:
+        state = self._state_before_lock if self.locked else self.saveState()
+        self._window_state.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self._window_state.setValue(STATE_KEY, state)
+        self._window_state.sync()
+
+    # ---- registry reads (off the UI thread) ------------------------------------------------
+
+    def refresh_cameras(self) -> None:
+        if self._cameras_loading or self._ended:
+            return
+        self._cameras_loading = True
+        sessions, clock = self._sessions, self._clock
+        self._jobs.submit(
+            "Reading the camera list",
+            lambda: read_camera_rows(sessions, clock()),
+            self._cameras_loaded,
+            self._cameras_failed,
+            owner=self,
+        )
+
+    def _cameras_loaded(self, rows: list[CameraRow]) -> None:
+        self._cameras_loading = False
+        self.camera_list.set_cameras(rows)
+
+    def _cameras_failed(self, error: Exception) -> None:
+        self._cameras_loading = False
+        self._show_failure(f"Reading the camera list failed: {error}")
+
+    def refresh_incidents(self) -> None:
+        if self._incidents_loading or self._ended:
+            return
+        self._incidents_loading = True
+        sessions, poll, clock, audit = self._sessions, self._cad_poll, self._clock, self._audit
+
+        def work() -> _IncidentRefresh:
+            with sessions() as session:
+                if poll is not None:
+                    poll(session, clock())
+                    session.commit()
+                rows = incident_rows(session)
+            return _IncidentRefresh(rows, audit.head.seq)
+
+        self._jobs.submit(
+            "Reading incidents", work, self._incidents_loaded, self._incidents_failed, owner=self
+        )
+
+    def _incidents_loaded(self, refresh: _IncidentRefresh) -> None:
+        self._incidents_loading = False
+        if self._incident_failures:
+            self._incident_failures = 0
+            self._incident_timer.setInterval(self._incident_interval_ms)
+        self.incident_panel.set_incidents(refresh.rows)
+        self._set_audit_count(refresh.audit_count)
+
+    def _incidents_failed(self, error: Exception) -> None:
+        self._incidents_loading = False
+        self._incident_failures += 1
+        backoff = self._incident_interval_ms * 2**self._incident_failures
+        self._incident_timer.setInterval(min(backoff, MAX_INCIDENT_BACKOFF_MS))
+        self._show_failure(f"Reading incidents failed: {error}")
+
+    def _set_audit_count(self, count: int) -> None:
+        # Counts arrive from jobs: AuditLog.head waits on the lock an audit write holds during
+        # its fsync, so the UI thread never reads it. Jobs may report out of order: keep the max.
+        if count >= self._audit_count:
+            self._audit_count = count
+            self.audit_label.setText(audit_text(count))
+
+    def _show_failure(self, text: str) -> None:
+        if not self._ended:
+            self.statusBar().showMessage(text, 30_000)
+
+    def _record(
+        self,
+        event_type: AuditEventType,
+        *,
+        outcome: Outcome = Outcome.SUCCESS,
+        details: dict[str, DetailValue] | None = None,
+    ) -> None:
+        """Append an audit event off the UI thread; a failure goes to the error channel."""
+        audit, actor = self._audit, self.user.username
+
+        def work() -> int:
+            return audit.record(
+                event_type, actor=actor, subject=actor, outcome=outcome, details=details
+            ).seq
+
+        self._jobs.submit(
+            f"Recording {event_type.value} in the audit log",
+            work,
+            self._set_audit_count,
+            owner=self,
+        )
+
+    # ---- lock, unlock, re-authentication --------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._locked_for is not None
+
+    @property
+    def lock_reason(self) -> LockReason | None:
+        return self._locked_for
+
+    def lock(self, reason: LockReason) -> None:
+        """Hide the wall and the docks behind the lock screen; audited as session_locked."""
+        if self._ended:
+            return
+        title = (
+            reauth_text(self._settings.security.reauth_hours)
+            if reason is LockReason.REAUTHENTICATION
+            else LOCKED_TEXT
+        )
+        if self.locked:
+            if reason is LockReason.REAUTHENTICATION and self._locked_for is not reason:
+                self._locked_for = reason
+                self.lock_screen.prepare(title)
+            return
+        self._locked_for = reason
+        self._state_before_lock = self.saveState()
+        self.help_overlay.hide()
+        for dock in self.docks:
+            dock.hide()
+        for action in self._locked_out_actions:
+            action.setEnabled(False)
+        self._centre.setCurrentWidget(self.lock_screen)
+        self.lock_screen.prepare(title)
+        self._record(AuditEventType.SESSION_LOCKED, details={"reason": reason.value})
+
+    def _check_unlock(self, password: str) -> None:
+        sessions, audit, username = self._sessions, self._audit, self.user.username
+        self._jobs.submit(
+            "Checking the password",
+            lambda: (check_unlock_password(sessions, audit, username, password), audit.head.seq),
+            self._unlock_checked,
+            self._unlock_failed,
+            owner=self,
+        )
+
+    def _unlock_checked(self, result: tuple[bool, int]) -> None:
+        valid, audit_count = result
+        self._set_audit_count(audit_count)
+        if not valid:
+            self.lock_screen.show_error(UNLOCK_REFUSED_TEXT)
+            return
+        self._unlock()
+
+    def _unlock_failed(self, error: Exception) -> None:
+        if isinstance(error, AuditWriteError):
+            self.lock_screen.show_error(UNLOCK_NOT_RECORDED)
+        else:
+            self.lock_screen.show_error(f"The password could not be checked: {error}")
+
+    def _unlock(self) -> None:
+        if not self.locked:
+            return
+        self._locked_for = None
+        self._authenticated_at = self._monotonic()
+        self._watcher.reset()
+        for action in self._locked_out_actions:
+            action.setEnabled(True)
+        self._centre.setCurrentWidget(self.wall)
+        if not self._state_before_lock.isEmpty():
+            self.restoreState(self._state_before_lock)
+        else:
+            for dock in self.docks:
+                dock.show()
+
+    def _check_session(self) -> None:
+        if self._ended:
+            return
+        if self._monotonic() - self._authenticated_at >= self._reauth_after_s:
+            self.lock(LockReason.REAUTHENTICATION)
+        elif not self.locked and self._watcher.idle_seconds() >= self._lock_after_s:
+            self.lock(LockReason.INACTIVITY)
+
+    # ---- other actions --------------------------------------------------------------------
+
+    def _focus_camera_filter(self) -> None:
+        if self.locked:
+            return
+        self.camera_dock.show()
+        self.camera_dock.raise_()
+        self.camera_list.focus_filter()
+
+    def _focus_incidents(self) -> None:
+        if self.locked:
+            return
+        self.incident_dock.show()
+        self.incident_dock.raise_()
+        self.incident_panel.focus_table()
+
+    def _toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+        self.full_screen_action.setChecked(self.isFullScreen())
+
+    def _toggle_help(self) -> None:
+        if self.help_overlay.isVisible():
+            self.help_overlay.hide()
+        else:
+            self.help_overlay.open()
+
+    def sign_out(self) -> None:
+        self._end_reason = SessionEnd.SIGN_OUT
+        self.close()
+
+    def quit(self) -> None:
+        self._end_reason = SessionEnd.QUIT
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._ended:
+            self._save_window_state()
+            self._record(AuditEventType.LOGOUT, details={"reason": self._end_reason.value})
+            self._ended = True
+            for timer in (self._guard_timer, self._incident_timer, self._camera_timer):
+                timer.stop()
+            app = QApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self._watcher)
+            self.session_ended.emit(self._end_reason.value)
+        super().closeEvent(event)

@@ -1,0 +1,58 @@
+"""The few colours Qt cannot take from the style sheet, mirrored from ``resources/theme.qss``.
+
+Why a second place for colours: a style sheet cannot colour individual rows of a table (a model
+gives each row its colours through ``BackgroundRole``/``ForegroundRole``), and widgets that Qt
+draws natively (scroll bars, check marks, the Fusion style's bevels) read ``QPalette``, not QSS.
+So the row colours and the application palette are defined here, once, as named constants that
+copy the values of ``theme.qss``; when the theme changes, change both. No widget module writes a
+colour literal of its own.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+
+# The base colours of theme.qss.
+WINDOW = "#101418"  # near-black: the room is dim and the wall must dominate
+PANEL = "#161b21"  # docks, tables
+PANEL_ALT = "#1b2129"  # alternate table rows
+BORDER = "#2c3440"
+TEXT = "#e6e9ee"
+TEXT_MUTED = "#98a2b0"
+ACCENT = "#4ea1ff"  # the one accent: focus, selection, links
+SELECTION = "#1f4f80"
+EMERGENCY = "#ff5c5c"  # text and badges of emergencies
+EMERGENCY_ROW = "#4a1216"  # background of an emergency row
+WARNING = "#f0b429"  # insecure keyring and similar states that need attention
+
+# Incident rows.
+CLOSED_ROW_TEXT = TEXT_MUTED
+EMERGENCY_ROW_TEXT = "#ffe3e3"
+
+
+def application_palette() -> QPalette:
+    """The palette for what Qt draws natively, in the theme's colours."""
+    roles = QPalette.ColorRole
+    qt_palette = QPalette()
+    for role, colour in (
+        (roles.Window, WINDOW),
+        (roles.WindowText, TEXT),
+        (roles.Base, PANEL),
+        (roles.AlternateBase, PANEL_ALT),
+        (roles.Text, TEXT),
+        (roles.Button, PANEL_ALT),
+        (roles.ButtonText, TEXT),
+        (roles.ToolTipBase, PANEL_ALT),
+        (roles.ToolTipText, TEXT),
+        (roles.PlaceholderText, TEXT_MUTED),
+        (roles.Highlight, SELECTION),
+        (roles.HighlightedText, TEXT),
+        (roles.Link, ACCENT),
+        (roles.BrightText, EMERGENCY),
+        (roles.Mid, BORDER),
+        (roles.Dark, WINDOW),
+    ):
+        qt_palette.setColor(role, QColor(colour))
+    for role in (roles.WindowText, roles.Text, roles.ButtonText):
+        qt_palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(TEXT_MUTED))
+    return qt_palette

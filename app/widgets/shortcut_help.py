@@ -1,0 +1,92 @@
+"""The keyboard shortcut overlay (``?`` or F1): every shortcut of the console, on one card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+Shortcut = tuple[str, str]  # (what it does, the keys as the operator types them)
+
+
+class ShortcutHelp(QWidget):
+    """A dimmed overlay over its parent window listing the shortcuts; any key or click closes it."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("shortcutHelp")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._card = QFrame()
+        self._card.setObjectName("shortcutCard")
+        title = QLabel("Keyboard shortcuts")
+        title.setObjectName("overlayTitle")
+        self._grid = QGridLayout()
+        self._grid.setHorizontalSpacing(28)
+        self._grid.setVerticalSpacing(8)
+        footer = QLabel("Press any key or click to close")
+        footer.setObjectName("mutedText")
+        card_layout = QVBoxLayout(self._card)
+        card_layout.setContentsMargins(32, 24, 32, 24)
+        card_layout.setSpacing(16)
+        card_layout.addWidget(title)
+        card_layout.addLayout(self._grid)
+        card_layout.addWidget(footer)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self._card)
+        row.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        outer.addLayout(row)
+        outer.addStretch(1)
+        self.hide()
+        parent.installEventFilter(self)
+
+    def set_shortcuts(self, shortcuts: Sequence[Shortcut]) -> None:
+        while self._grid.count():
+            item = self._grid.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for row, (action, keys) in enumerate(shortcuts):
+            key_label = QLabel(keys)
+            key_label.setObjectName("shortcutKeys")
+            self._grid.addWidget(key_label, row, 0, Qt.AlignmentFlag.AlignRight)
+            self._grid.addWidget(QLabel(action), row, 1)
+
+    def shortcuts_text(self) -> list[str]:
+        """The rows as shown, "keys: what" (for tests and screen readers)."""
+        texts = []
+        for row in range(self._grid.rowCount()):
+            keys, action = self._grid.itemAtPosition(row, 0), self._grid.itemAtPosition(row, 1)
+            if keys is None or action is None:
+                continue
+            key_label, action_label = keys.widget(), action.widget()
+            if isinstance(key_label, QLabel) and isinstance(action_label, QLabel):
+                texts.append(f"{key_label.text()}: {action_label.text()}")
+        return texts
+
+    def open(self) -> None:
+        parent = self.parentWidget()
+        assert parent is not None
+        self.setGeometry(parent.rect())
+        self.show()
+        self.raise_()
+        self.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        self.hide()
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.hide()
+        event.accept()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        parent = self.parentWidget()
+        if parent is not None and watched is parent and event.type() == QEvent.Type.Resize:
+            self.setGeometry(parent.rect())
+        return False
