@@ -100,3 +100,23 @@ def sign_in(session: Session, audit: AuditLog, username: str, password: str) -> 
         AuditEventType.LOGIN, actor=username, subject=username, details={"role": user.role.value}
     )
     return SignedInUser(user.username, user.display_name, user.role)
+
+
+def confirm_unlock(session: Session, audit: AuditLog, username: str, password: str) -> bool:
+    """Check the signed-in user's password at the lock screen; audited either way.
+
+    Unlocking resumes the same session, so it is recorded as ``session_unlocked``, not a login.
+    The event is written before the console unlocks; if it cannot be, AuditWriteError is raised
+    and the console stays locked (fail closed).
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    valid = verify_password(password, stored) and user is not None and user.active
+    audit.record(
+        AuditEventType.SESSION_UNLOCKED,
+        actor=username,
+        subject=username,
+        outcome=Outcome.SUCCESS if valid else Outcome.FAILURE,
+        reason=None if valid else "bad_credentials",
+    )
+    return valid

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.registry_rows import CameraRow
+from app.services.registry_rows import CameraRow
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 

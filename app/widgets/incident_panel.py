@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
 
 from app.models.incident import IncidentStatus
 from app.services.clock import Clock, utc_now
+from app.services.registry_rows import IncidentRow, triage_order
 from app.widgets import palette
-from app.widgets.registry_rows import IncidentRow, triage_order
 
 ModelIndex = QModelIndex | PersistentIndex
 

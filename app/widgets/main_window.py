@@ -24,18 +24,17 @@ from sqlalchemy.orm import Session
 
 from app.models.audit_chain import AuditEventType, DetailValue, Outcome
 from app.models.user import Role
-from app.services.accounts import SignedInUser
+from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
 from app.services.clock import Clock, utc_now
+from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.settings import Settings
 from app.widgets.activity_watcher import ActivityWatcher
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
 from app.widgets.incident_panel import IncidentPanel
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
-from app.widgets.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
-from app.widgets.unlock_check import check_unlock_password
 from app.widgets.video_wall import VideoWall
 
 log = logging.getLogger(__name__)
@@ -71,6 +70,13 @@ class SessionEnd(enum.StrEnum):
 class _IncidentRefresh:
     rows: list[IncidentRow]
     audit_count: int
+
+
+def _confirm_unlock(
+    sessions: Callable[[], Session], audit: AuditLog, username: str, password: str
+) -> bool:
+    with sessions() as session:
+        return confirm_unlock(session, audit, username, password)
 
 
 def role_text(role: Role) -> str:
@@ -447,7 +453,7 @@ class MainWindow(QMainWindow):
         sessions, audit, username = self._sessions, self._audit, self.user.username
         self._jobs.submit(
             "Checking the password",
-            lambda: (check_unlock_password(sessions, audit, username, password), audit.head.seq),
+            lambda: (_confirm_unlock(sessions, audit, username, password), audit.head.seq),
             self._unlock_checked,
             self._unlock_failed,
             owner=self,
