@@ -7,6 +7,10 @@ packages=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0
   libegl1 libgl1 libfontconfig1 libdbus-1-3
+  # a real RTSP server for the video tests (tests/rtsp/server.py, run by Debian's /usr/bin/python3)
+  python3-gi gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -76,10 +76,10 @@ class DemoUser:
 
 # These are in the README; change both together.
 DEMO_USERS = (
-    DemoUser("operator", "Dana Whitfield (operator)", Role.OPERATOR, "beacon-operator"),
-    DemoUser("supervisor", "Sgt. Luis Ortega (supervisor)", Role.SUPERVISOR, "beacon-supervisor"),
-    DemoUser("fieldtech", "Priya Natarajan (field tech)", Role.FIELD_TECH, "beacon-fieldtech"),
-    DemoUser("admin", "Sam Kowalski (admin)", Role.ADMIN, "beacon-admin-1"),
+    DemoUser("operator", "Dana Whitfield", Role.OPERATOR, "beacon-operator"),
+    DemoUser("supervisor", "Sgt. Luis Ortega", Role.SUPERVISOR, "beacon-supervisor"),
+    DemoUser("fieldtech", "Priya Natarajan", Role.FIELD_TECH, "beacon-fieldtech"),
+    DemoUser("admin", "Sam Kowalski", Role.ADMIN, "beacon-admin-1"),
 )
 
 
