@@ -7,7 +7,7 @@ import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "file"})
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@")
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
 
 
 class CredentialsInUrlError(ValueError):
