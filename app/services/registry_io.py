@@ -83,6 +83,12 @@ def _window_key(specs: list[dict[str, str]]) -> list[tuple[int, int, int]]:
 # --- records: one validated row part each --------------------------------------------------
 
 
+def _not_empty(value: str) -> str:
+    if not value:
+        raise ValueError("is empty")
+    return value
+
+
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -108,12 +114,7 @@ class OwnerRecord(_Record):
 
     _kind = field_validator("kind", mode="before")(_lower)
 
-    @field_validator("id", "name")
-    @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value:
-            raise ValueError("is empty")
-        return value
+    _required = field_validator("id", "name")(_not_empty)
 
     @field_validator("time_zone")
     @classmethod
@@ -147,12 +148,7 @@ class CameraRecord(_Record):
 
     _enums = field_validator("tier", "install_state", mode="before")(_lower)
 
-    @field_validator("id", "owner_id", "name")
-    @classmethod
-    def _not_empty(cls, value: str) -> str:
-        if not value:
-            raise ValueError("is empty")
-        return value
+    _required = field_validator("id", "owner_id", "name")(_not_empty)
 
     @field_validator("latitude")
     @classmethod
