@@ -19,6 +19,8 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 from app.services.audit_log import AuditLog
 from app.settings import Settings, load_settings
 
+pytest_plugins = ["tests.rtsp.fixtures"]
+
 
 class ManualClock:
     """A clock the test moves by hand."""

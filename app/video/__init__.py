@@ -1,5 +1,7 @@
-"""Stream decoding: capture workers that take a FeedLease, never a bare URL. No Qt here."""
+"""Stream decoding in worker processes; feeds open from a FeedLease, never a bare URL. No Qt."""
 
-from app.video.capture import CaptureState, CaptureWorker, Frame
+from app.video.feed_state import FeedState, FeedStatus
+from app.video.feed_supervisor import FeedHandle, FeedSupervisor
+from app.video.frame_exchange import Frame
 
-__all__ = ["CaptureState", "CaptureWorker", "Frame"]
+__all__ = ["FeedHandle", "FeedState", "FeedStatus", "FeedSupervisor", "Frame"]

@@ -3,8 +3,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from app.models import AuditEventType, PolicyMode, Purpose, Role
@@ -22,7 +20,6 @@ from app.services.policy_gate import (
     UnknownCameraError,
 )
 from app.settings import Settings
-from app.video import CaptureState, CaptureWorker, Frame
 from tests.conftest import ManualClock
 from tests.disk import fill, small_filesystem
 from tests.factories import add_camera, add_incident, add_owner, registry_sessions, set_policy
@@ -198,41 +195,9 @@ def test_full_disk_refuses_the_feed_and_loses_nothing(
         assert verdict.count == before + 2 * granted  # each granted feed: allowed + closed
 
 
-def test_capture_worker_decodes_only_while_the_lease_lasts(
-    gate: PolicyGate, settings: Settings, clock: ManualClock, tmp_path: Path
-):
-    clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 15, (160, 120))
-    for i in range(600):
-        picture = np.zeros((120, 160, 3), np.uint8)
-        picture[:, i % 160] = 255
-        writer.write(picture)
-    writer.release()
-    with registry_sessions(settings)() as session:
-        add_camera(session, "cam-file", mode=PolicyMode.CONTINUOUS, at=clock(), url=clip.as_uri())
-        session.commit()
-    lease = gate.open_feed("cam-file", OPERATOR, INCIDENT)
-    worker = CaptureWorker(lease)
-    worker.start()
-    try:
-        frame: Frame | None = None
-        for _ in range(500):
-            frame = worker.latest()
-            if frame is not None:
-                break
-            lease.wait_ended(0.01)
-        assert frame is not None and frame.image.shape == (120, 160, 3)
-        assert worker.state is CaptureState.LIVE
-        gate.close(lease)
-        worker._thread.join(timeout=5)
-        assert not worker._thread.is_alive(), "the decoder kept running after the lease ended"
-        assert worker.state.value == CaptureState.ENDED.value
-    finally:
-        worker.stop()
-
-
 def test_video_package_opens_streams_only_from_a_lease():
-    """cv2.VideoCapture appears once in app/video, fed by lease.connect_url()."""
+    """Only the supervisor asks a lease for its URL; only the decode process (which gets URLs
+    solely in the supervisor's OpenFeed messages) opens a capture."""
     package = Path(__file__).resolve().parents[2] / "app" / "video"
     calls = []
     for path in package.rglob("*.py"):
@@ -240,4 +205,7 @@ def test_video_package_opens_streams_only_from_a_lease():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in {"VideoCapture", "connect_url"}:
                 calls.append((path.name, node.attr))
-    assert sorted(calls) == [("capture.py", "VideoCapture"), ("capture.py", "connect_url")]
+    assert sorted(set(calls)) == [
+        ("decode_process.py", "VideoCapture"),
+        ("feed_supervisor.py", "connect_url"),
+    ]

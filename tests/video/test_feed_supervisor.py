@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.services.credentials import CameraCredentials
+from app.services.policy_gate import LeaseEndedError, PolicyGate
+from app.video.feed_state import FeedStatus
+from app.video.feed_supervisor import FeedHandle, FeedSupervisor
+from app.video.frame_exchange import Frame
+from tests.rtsp.fixtures import SECURE_PASSWORD, SECURE_USERNAME, RtspServer, StandardPaths
+from tests.video.conftest import LeaseFor
+
+
+def next_frame(qtbot, handle: FeedHandle, timeout_ms: int = 10_000) -> Frame:
+    got: list[Frame] = []
+
+    def arrived() -> bool:
+        frame = handle.latest()
+        if frame is not None:
+            got.append(frame)
+        return bool(got)
+
+    qtbot.waitUntil(arrived, timeout=timeout_ms)
+    return got[0]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """Ten seconds at 15 fps, 320x240, white bar moving on grey."""
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (320, 240))
+    for number in range(150):
+        image = np.full((240, 320, 3), 128, np.uint8)
+        image[:, (number * 2) % 320] = 255
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def test_file_feed_is_scaled_masked_and_paced(qtbot, supervisor, lease_for: LeaseFor, clip):
+    lease = lease_for(clip.as_uri())
+    lease.privacy_masks.append([[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])
+    handle = supervisor.open(lease, "main", (160, 160))
+    frame = next_frame(qtbot, handle)
+    assert frame.image.shape == (120, 160, 3), "fit inside the tile, aspect kept"
+    assert int(frame.image[:, :75].max()) == 0, "privacy mask must black out the left half"
+    assert int(frame.image[:, 85:].min()) >= 100
+    qtbot.waitUntil(lambda: handle.state.status is FeedStatus.LIVE, timeout=5000)
+    first = frame.number
+    qtbot.waitUntil(
+        lambda: (f := handle.latest()) is not None and f.number >= first + 15, timeout=5000
+    )
+    assert handle.state.width == 320 and handle.state.height == 240
+
+
+def test_the_lease_ending_ends_the_feed(
+    qtbot, supervisor, lease_for: LeaseFor, gate: PolicyGate, clip
+):
+    lease = lease_for(clip.as_uri())
+    handle = supervisor.open(lease, "sub", (320, 240))
+    next_frame(qtbot, handle)
+    gate.close(lease, "closed_by_operator")
+    assert handle.state.status is FeedStatus.ENDED
+    assert handle.state.text == "ended: closed_by_operator"
+    assert handle not in supervisor.handles()
+    with pytest.raises(LeaseEndedError):
+        supervisor.open(lease)
+
+
+def test_rtsp_feed_reconnects_after_the_server_returns(
+    qtbot, supervisor, lease_for: LeaseFor, rtsp_server: RtspServer
+):
+    handle = supervisor.open(lease_for(rtsp_server.url(StandardPaths.SUB)), "main", (640, 360))
+    frame = next_frame(qtbot, handle)
+    assert frame.image.shape == (360, 640, 3)
+    rtsp_server.stop()
+    qtbot.waitUntil(
+        lambda: handle.state.status in (FeedStatus.RECONNECTING, FeedStatus.STREAM_LOST),
+        timeout=15_000,
+    )
+    rtsp_server.restart()
+    qtbot.waitUntil(lambda: handle.state.status is FeedStatus.LIVE, timeout=10_000)
+    next_frame(qtbot, handle, 5000)
+    assert handle.state.reconnects == 1
+
+
+def test_credentials_come_from_the_keyring(
+    qtbot, supervisor, lease_for: LeaseFor, rtsp_server: RtspServer
+):
+    good = lease_for(
+        rtsp_server.url(StandardPaths.SECURE), CameraCredentials(SECURE_USERNAME, SECURE_PASSWORD)
+    )
+    bad = lease_for(
+        rtsp_server.url(StandardPaths.SECURE), CameraCredentials(SECURE_USERNAME, "wrong!")
+    )
+    good_handle = supervisor.open(good, "main", (640, 360))
+    bad_handle = supervisor.open(bad, "main", (640, 360))
+    next_frame(qtbot, good_handle)
+    qtbot.waitUntil(lambda: bad_handle.state.status is FeedStatus.STREAM_LOST, timeout=15_000)
+    assert bad_handle.latest() is None
+    assert SECURE_PASSWORD not in bad_handle.state.text
+
+
+@pytest.mark.slow
+def test_a_killed_decoder_is_restarted_and_the_rest_of_the_wall_runs_on(
+    qtbot, supervisor: FeedSupervisor, lease_for: LeaseFor, rtsp_server: RtspServer, clip
+):
+    network = supervisor.open(lease_for(rtsp_server.url(StandardPaths.SUB)), "main", (320, 180))
+    local = supervisor.open(lease_for(clip.as_uri()), "main", (320, 240))
+    next_frame(qtbot, network)
+    next_frame(qtbot, local)
+    pids_before = set(supervisor.decoder_pids())
+    victim = supervisor._placement[network.feed_id].process.pid
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    local_frames = 0
+
+    def network_back() -> bool:
+        nonlocal local_frames
+        local_frames += local.latest() is not None
+        return network.state.status is FeedStatus.LIVE and network.latest() is not None
+
+    qtbot.waitUntil(lambda: supervisor.restarts == 1, timeout=5000)
+    qtbot.waitUntil(network_back, timeout=5000)
+    assert local_frames > 0, "the file feed stalled while the other decoder restarted"
+    assert victim not in supervisor.decoder_pids()
+    assert len(set(supervisor.decoder_pids()) - pids_before) == 1
+
+
+def test_a_network_decoder_refuses_local_files(qtbot, clip):
+    from app.video.decode_process import NETWORK_PROTOCOLS
+    from app.video.feed_state import OpenFeed
+    from app.video.feed_supervisor import _Decoder
+    from app.video.frame_exchange import FrameExchange
+
+    decoder = _Decoder(NETWORK_PROTOCOLS)
+    exchange = FrameExchange.create(320, 240)
+    try:
+        decoder.send(OpenFeed("f1", str(clip), exchange.name, 320, 240, 320, 240, [], False))
+
+        def refused() -> bool:
+            while decoder.reports.poll():
+                if decoder.reports.recv().state.status is FeedStatus.STREAM_LOST:
+                    return True
+            return False
+
+        qtbot.waitUntil(refused, timeout=10_000)
+        assert exchange.read() is None, "a network decoder decoded a local file"
+    finally:
+        decoder.stop()
+        exchange.unlink()
