@@ -1,0 +1,120 @@
+"""The reference every video benchmark compares against: ffmpeg decoding on this machine, now.
+
+``ffmpeg -threads 1 ... -f null -`` per stream, several at once, measured in the same run as
+the thing compared (machines and loads differ from run to run, ratios hold).
+"""
+
+from __future__ import annotations
+
+import re
+import resource
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_FRAME = re.compile(r"^frame=(\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeReference:
+    processes: int
+    frames: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.wall_s
+
+    @property
+    def cpu_s_per_frame(self) -> float:
+        return self.cpu_s / self.frames
+
+    def realtime_streams(self, stream_fps: float) -> float:
+        """How many streams of ``stream_fps`` this throughput decodes in real time."""
+        return self.frames_per_s / stream_fps
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def decode_flat_out(source: str, processes: int, loops: int = 1) -> DecodeReference:
+    """Decode ``source`` (a file or URL) in ``processes`` ffmpeg processes at full speed."""
+    command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-threads", "1"]
+    if loops > 1 and not source.startswith("rtsp"):
+        command += ["-stream_loop", str(loops - 1)]
+    command += ["-i", source, "-f", "null", "-", "-progress", "pipe:1", "-nostats"]
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(processes)
+    ]
+    frames = 0
+    for run in runs:
+        output, _ = run.communicate()
+        counts = _FRAME.findall(output)
+        frames += int(counts[-1]) if counts else 0
+    wall = time.perf_counter() - started
+    return DecodeReference(processes, frames, wall, _children_cpu() - cpu_before)
+
+
+def decode_streams(urls: list[str], seconds: float) -> DecodeReference:
+    """Decode live streams for ``seconds`` each, all at once (RTSP over TCP)."""
+    command = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-threads",
+        "1",
+        "-rtsp_transport",
+        "tcp",
+    ]
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    runs = [
+        subprocess.Popen(
+            [*command, "-i", url, "-t", str(seconds), "-f", "null", "-", "-progress", "pipe:1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for url in urls
+    ]
+    frames = 0
+    for run in runs:
+        output, _ = run.communicate(timeout=seconds + 60)
+        counts = _FRAME.findall(output)
+        frames += int(counts[-1]) if counts else 0
+    return DecodeReference(
+        len(urls), frames, time.perf_counter() - started, _children_cpu() - cpu_before
+    )
+
+
+def main() -> None:
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("clip", type=Path)
+    parser.add_argument("--processes", type=int, default=4)
+    args = parser.parse_args()
+    reference = decode_flat_out(str(args.clip), args.processes, loops=2)
+    print(
+        json.dumps(
+            {
+                "processes": reference.processes,
+                "frames_per_s": round(reference.frames_per_s, 1),
+                "cpu_ms_per_frame": round(reference.cpu_s_per_frame * 1000, 3),
+                "realtime_streams_at_15fps": round(reference.realtime_streams(15), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
