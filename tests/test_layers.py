@@ -50,3 +50,14 @@ def test_beacon_runs_as_a_module():
     )
     assert result.returncode == 0
     assert result.stdout.startswith("beacon ")
+
+
+def test_the_main_module_is_safe_to_import_as_spawned_children_do():
+    """Decode processes are spawned; each imports the parent's main module as __mp_main__.
+    Under `python -m app` that is app/__main__.py, which must not start the console then."""
+    code = "import runpy; runpy.run_module('app', run_name='__mp_main__'); print('imported')"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported"
