@@ -56,8 +56,16 @@ def test_the_main_module_is_safe_to_import_as_spawned_children_do():
     """Decode processes are spawned; each imports the parent's main module as __mp_main__.
     Under `python -m app` that is app/__main__.py, which must not start the console then."""
     code = "import runpy; runpy.run_module('app', run_name='__mp_main__'); print('imported')"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=False,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
