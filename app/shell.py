@@ -1,5 +1,9 @@
 """The application shell: opens what the console needs, then signs in and shows the console.
 
+Each console session (from sign-in to sign-out or quit) has one ``PolicyGate``, watching its
+leases so a revocation ends a feed within seconds, and one ``FeedSupervisor`` with its decode
+processes; both are shut down when the session ends, every open lease ended and audited.
+
 ``run_console`` refuses to start (exit code 2, with a message the operator can act on) when the
 keyring is not a real OS keyring and the settings did not opt in to the demo file keyring, when
 the audit log cannot be opened durably, or when the registry cannot be opened.
@@ -21,8 +25,10 @@ from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditLogUnavailable
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
+from app.services.policy_gate import PolicyGate
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
 from app.settings import Settings
+from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.login_dialog import LoginDialog
 from app.widgets.main_window import CadPoll, MainWindow, SessionEnd
@@ -35,6 +41,8 @@ APP_NAME = "Beacon"
 ORGANISATION = "Beacon RTCC"
 CAD_SCRIPT = "cad_script.json"
 EXIT_REFUSED = 2
+LEASE_CHECK_INTERVAL_S = 1.0  # how soon a revoked policy or an ended window ends a feed
+END_REASONS = {SessionEnd.SIGN_OUT.value: "signed_out", SessionEnd.QUIT.value: "console_closed"}
 
 # (title, message): shows the operator why the console will not start.
 ErrorReporter = Callable[[str, str], None]
@@ -94,15 +102,22 @@ class ConsoleShell(QObject):
         audit: AuditLog,
         sessions: Callable[[], Session],
         credentials_insecure: bool,
+        credentials: CredentialStore | None = None,
         cad_poll: CadPoll | None = None,
         window_state: QSettings | None = None,
         clock: Clock = utc_now,
+        network_decoders: int = 2,
     ) -> None:
         super().__init__()
         self._settings = settings
         self._audit = audit
         self._sessions = sessions
         self._credentials_insecure = credentials_insecure
+        self._credentials = credentials or CredentialStore.for_settings(settings)
+        self._network_decoders = network_decoders
+        self.gate: PolicyGate | None = None
+        self.supervisor: FeedSupervisor | None = None
+        self._ending: list[tuple[PolicyGate, FeedSupervisor]] = []
         self._cad_poll = cad_poll
         self._window_state = window_state or QSettings()
         self._clock = clock
@@ -137,12 +152,19 @@ class ConsoleShell(QObject):
 
     def _open_console(self, user: SignedInUser) -> None:
         self._forget_login_dialog()
+        self.gate = PolicyGate(
+            self._sessions, self._audit, self._credentials, self._clock, LEASE_CHECK_INTERVAL_S
+        )
+        self.gate.start()
+        self.supervisor = FeedSupervisor(network_decoders=self._network_decoders)
         window = MainWindow(
             settings=self._settings,
             user=user,
             audit=self._audit,
             sessions=self._sessions,
             jobs=self.jobs,
+            gate=self.gate,
+            supervisor=self.supervisor,
             window_state=self._window_state,
             credentials_insecure=self._credentials_insecure,
             cad_poll=self._cad_poll,
@@ -159,10 +181,29 @@ class ConsoleShell(QObject):
         if self.window is not None:
             self.window.deleteLater()
             self.window = None
+        self._end_feeds(END_REASONS.get(reason, "console_closed"))
         if reason == SessionEnd.SIGN_OUT:
             self.show_login()
         else:
             QApplication.quit()
+
+    def _end_feeds(self, reason: str) -> None:
+        """End the session's leases (each end audited) and stop its decode processes.
+
+        Audit writes and process joins take a while, so this runs as a background job; until
+        it has finished, ``shutdown`` keeps the pair and ends them itself if need be.
+        """
+        gate, supervisor = self.gate, self.supervisor
+        self.gate = self.supervisor = None
+        if gate is None or supervisor is None:
+            return
+        pair = (gate, supervisor)
+        self._ending.append(pair)
+        self.jobs.submit(
+            "Closing the session's feeds",
+            lambda: stop_feeds(gate, supervisor, reason),
+            lambda _: self._ending.remove(pair),
+        )
 
     def shutdown(self) -> None:
         """Close what is open and wait for background work (the last audit writes)."""
@@ -170,6 +211,21 @@ class ConsoleShell(QObject):
             self.window.close()
         self._forget_login_dialog()
         self.jobs.shutdown()
+        # A job the pool dropped or never delivered: ending twice is harmless.
+        if self.gate is not None and self.supervisor is not None:
+            self._ending.append((self.gate, self.supervisor))
+            self.gate = self.supervisor = None
+        ending, self._ending = self._ending, []
+        for gate, supervisor in ending:
+            stop_feeds(gate, supervisor, "console_closed")
+
+
+def stop_feeds(gate: PolicyGate, supervisor: FeedSupervisor, reason: str) -> None:
+    """End every lease of ``gate`` (audited with ``reason``), then stop the decode processes."""
+    try:
+        gate.stop(reason)
+    finally:
+        supervisor.shutdown()
 
 
 def run_console(
@@ -215,6 +271,7 @@ def run_console(
         audit=audit,
         sessions=sessionmaker(engine, expire_on_commit=False),
         credentials_insecure=credentials.insecure,
+        credentials=credentials,
         cad_poll=demo_cad_poll(settings),
         window_state=window_state,
     )

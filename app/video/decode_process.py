@@ -5,6 +5,11 @@ supervisor restarts it). FFmpeg may use only the protocols the process was start
 (``protocol_whitelist``): a network decoder never reads ``file:``, a file decoder never dials out.
 Each capture decodes on one thread (``CAP_PROP_N_THREADS=1``): with a thread per feed that is
 the cheapest use of the cores, measured at about 94 % of ``ffmpeg -threads 1``'s throughput.
+
+Before each open of an rtsp:// URL the feed asks the camera itself (:mod:`app.video.rtsp_probe`):
+FFmpeg says only "failed", and OpenCV opens one stream at a time per process, so a camera that
+is dead, silent or not RTSP at all is retried at the backoff without FFmpeg, the tile says why,
+and a wrong password stops the feed (retrying it can lock the camera's account).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
+from urllib.parse import urlsplit
 
 from app.models.camera import PrivacyMask
 from app.models.stream_url import redact_url
@@ -31,6 +37,7 @@ from app.video.feed_state import (
     ResizeFeed,
 )
 from app.video.frame_exchange import FrameExchange
+from app.video.rtsp_probe import ProbeOutcome, ProbeResult, probe_rtsp
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,17 @@ OPEN_TIMEOUT_MS = 5000
 READ_TIMEOUT_MS = 5000
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+PROBE_TIMEOUT_S = 3.0
+# Probe outcomes after which an FFmpeg open cannot succeed: retried at the backoff, without cv2.
+_DEAD_ENDS = frozenset(
+    {
+        ProbeOutcome.NOT_FOUND,
+        ProbeOutcome.REFUSED,
+        ProbeOutcome.UNREACHABLE,
+        ProbeOutcome.NO_ANSWER,
+        ProbeOutcome.NOT_RTSP,
+    }
+)
 
 
 def capture_options(protocols: str) -> str:
@@ -72,8 +90,11 @@ class _Reporter:
 
 
 class _Feed:
-    def __init__(self, command: OpenFeed, report: _Reporter, cv2: Any) -> None:
+    def __init__(
+        self, command: OpenFeed, report: _Reporter, cv2: Any, may_probe: bool = True
+    ) -> None:
         self.command = command
+        self._may_probe = may_probe  # False where the process may not dial out over RTSP
         self._cv2 = cv2
         self._report = report
         self._exchange = FrameExchange.attach(
@@ -121,15 +142,28 @@ class _Feed:
         attempt = 0
         reconnects = 0
         was_live = False
+        why = ""  # why the last attempt failed, in the operator's words
         while not self._stop.is_set():
             if attempt:
                 status = FeedStatus.RECONNECTING if was_live else FeedStatus.STREAM_LOST
-                detail = "" if was_live else "cannot connect; retrying"
+                detail = why or ("" if was_live else "cannot connect; retrying")
                 self._state(status, detail, attempt=attempt, reconnects=reconnects)
                 if self._stop.wait(backoff_delay(attempt, self._rng)):
                     break
             else:
                 self._state(FeedStatus.CONNECTING)
+            probe = self._probe()
+            if probe is not None and probe.outcome is ProbeOutcome.AUTH_FAILED:
+                # Retrying a wrong password can lock the camera's account: stop here until
+                # the operator fixes the credentials (a new OpenFeed starts over).
+                self._state(FeedStatus.AUTH_FAILED, probe.detail, reconnects=reconnects)
+                return
+            if probe is not None and probe.outcome in _DEAD_ENDS:
+                # Not worth an FFmpeg open, which would hold OpenCV's open lock meanwhile.
+                why = probe.detail
+                attempt += 1
+                continue
+            why = probe.detail if probe is not None and probe.outcome is ProbeOutcome.OTHER else ""
             capture = cv2.VideoCapture(
                 self.command.url,
                 cv2.CAP_FFMPEG,
@@ -158,6 +192,30 @@ class _Feed:
                 attempt = 1
             else:
                 attempt += 1
+
+    def _probe(self) -> ProbeResult | None:
+        """Ask an rtsp:// camera first (credentials from the URL); None for other schemes."""
+        if not self._may_probe or urlsplit(self.command.url).scheme.lower() != "rtsp":
+            return None
+        try:
+            result = probe_rtsp(self.command.url, timeout_s=PROBE_TIMEOUT_S)
+        except Exception as exc:  # a probe bug must not end the feed: let FFmpeg decide
+            # No traceback: its last line is the exception's text, which could hold the URL.
+            log.error(
+                "feed %s: probe failed: %s: %s",
+                self.command.feed_id,
+                type(exc).__name__,
+                redact_url(str(exc)),
+            )
+            return None
+        if result.outcome is not ProbeOutcome.OK:
+            log.info(
+                "feed %s: probe: %s (%.2f s)",
+                self.command.feed_id,
+                result.detail,
+                result.elapsed_s,
+            )
+        return result
 
     def _decode(self, capture: Any, reconnects: int) -> bool:
         """Read until the stream ends or the feed stops; True if any frame was delivered."""
@@ -245,6 +303,7 @@ def decode_main(commands: Connection, reports: Connection, protocols: str) -> No
     import cv2  # after the options: FFmpeg reads them at each open
 
     report = _Reporter(reports)
+    may_probe = "rtsp" in protocols.split(",")
     feeds: dict[str, _Feed] = {}
     try:
         while True:
@@ -258,7 +317,7 @@ def decode_main(commands: Connection, reports: Connection, protocols: str) -> No
             if isinstance(command, OpenFeed):
                 if feed is not None:
                     feed.request_stop()
-                feeds[command.feed_id] = _Feed(command, report, cv2)
+                feeds[command.feed_id] = _Feed(command, report, cv2, may_probe)
                 feeds[command.feed_id].start()
             elif feed is None:
                 continue

@@ -17,6 +17,10 @@ class FeedStatus(enum.StrEnum):
     ENDED = "ended"
 
 
+# States whose detail says why: the operator has to know it to act.
+_EXPLAINED = frozenset({FeedStatus.ENDED, FeedStatus.STREAM_LOST, FeedStatus.AUTH_FAILED})
+
+
 @dataclass(frozen=True, slots=True)
 class FeedState:
     status: FeedStatus
@@ -29,10 +33,13 @@ class FeedState:
 
     @property
     def text(self) -> str:
-        """The tile's status line: ``live``, ``reconnecting (3)``, ``ended: policy_revoked``."""
+        """The tile's status line: ``live``, ``reconnecting (3): connection refused``,
+        ``stream lost: no answer from the camera``, ``authentication failed: wrong user name or
+        password``, ``ended: policy_revoked``."""
         if self.status is FeedStatus.RECONNECTING:
-            return f"reconnecting ({self.attempt})"
-        if self.status in (FeedStatus.ENDED, FeedStatus.STREAM_LOST) and self.detail:
+            counted = f"reconnecting ({self.attempt})"
+            return f"{counted}: {self.detail}" if self.detail else counted
+        if self.status in _EXPLAINED and self.detail:
             return f"{self.status.value}: {self.detail}"
         return self.status.value
 

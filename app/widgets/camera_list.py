@@ -1,4 +1,8 @@
-"""The camera list: every camera in the registry, filterable and sortable."""
+"""The camera list: every camera in the registry, filterable and sortable.
+
+A camera is put on the video wall by dragging its row onto a tile (the drag carries the camera's
+id as ``CAMERA_MIME``), or with Enter or a double-click, which opens it on the first free tile.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QByteArray,
+    QMimeData,
     QModelIndex,
     QPersistentModelIndex,
     QSize,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.registry_rows import CameraRow
+from app.widgets.video_tile import CAMERA_MIME
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -63,6 +71,28 @@ class CameraTableModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid():
+            flags |= Qt.ItemFlag.ItemIsDragEnabled
+        return flags
+
+    def mimeTypes(self) -> list[str]:
+        return [CAMERA_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        """The camera of the first dragged row (the wall takes one camera per tile)."""
+        mime = QMimeData()
+        valid = [index for index in indexes if index.isValid()]
+        if valid:
+            camera_id = self._rows[valid[0].row()].camera_id
+            mime.setData(CAMERA_MIME, QByteArray(camera_id.encode()))
+            mime.setText(camera_id)
+        return mime
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -75,7 +105,9 @@ class CameraTableModel(QAbstractTableModel):
 
 
 class CameraList(QWidget):
-    """A filter box over a sortable table of the registry's cameras."""
+    """A filter box over a sortable table of the registry's cameras; a drag source for the wall."""
+
+    camera_activated = Signal(str)  # a camera id: Enter or double-click on its row
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +137,10 @@ class CameraList(QWidget):
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.setAccessibleName("Cameras")
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.view.activated.connect(self._activated)
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
@@ -140,6 +176,10 @@ class CameraList(QWidget):
     def visible_camera_ids(self) -> list[str]:
         """The ids in the order the table shows them (after filtering and sorting)."""
         return [str(self.proxy.index(row, 0).data()) for row in range(self.proxy.rowCount())]
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.camera_activated.emit(str(self.proxy.index(index.row(), 0).data()))
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)

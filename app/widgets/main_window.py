@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QStackedWidget,
+    QToolBar,
     QWidget,
 )
 from sqlalchemy.orm import Session
@@ -27,8 +28,10 @@ from app.models.user import Role
 from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
 from app.services.clock import Clock, utc_now
+from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.settings import Settings
+from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.activity_watcher import ActivityWatcher
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
@@ -101,6 +104,8 @@ class MainWindow(QMainWindow):
         audit: AuditLog,
         sessions: SessionFactory,
         jobs: BackgroundJobs,
+        gate: PolicyGate,
+        supervisor: FeedSupervisor,
         window_state: QSettings,
         credentials_insecure: bool,
         cad_poll: CadPoll | None = None,
@@ -139,7 +144,17 @@ class MainWindow(QMainWindow):
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
         )
 
-        self.wall = VideoWall()
+        # Built before the wall: the wall asks the incident panel which incident is selected.
+        self.incident_panel = IncidentPanel(clock)
+        self.wall = VideoWall(
+            gate=gate,
+            supervisor=supervisor,
+            jobs=jobs,
+            user=user,
+            selected_incident=self.incident_panel.selected_cad_number,
+            clock=clock,
+        )
+        self.wall.message.connect(self._show_failure)
         self.lock_screen = LockScreen(user.display_name, user.username)
         self.lock_screen.unlock_requested.connect(self._check_unlock)
         self.lock_screen.sign_out_requested.connect(self.sign_out)
@@ -149,9 +164,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self._centre)
 
         self.camera_list = CameraList()
+        self.camera_list.camera_activated.connect(self.wall.open_in_free_tile)
         self.camera_dock = self._dock("Cameras", "cameraDock", self.camera_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.camera_dock)
-        self.incident_panel = IncidentPanel(clock)
         self.incident_dock = self._dock("Incidents", "incidentDock", self.incident_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.incident_dock)
         # The camera list runs the full height on the left; incidents sit under the wall.
@@ -256,6 +271,17 @@ class MainWindow(QMainWindow):
             "F&ull screen", self._toggle_full_screen, ("F11",), checkable=True
         )
         self.help_action = self._action("&Keyboard shortcuts", self._toggle_help, ("F1", "?"))
+        wall = self.wall
+        self.wall_toolbar = QToolBar("Wall layout", self)
+        self.wall_toolbar.setObjectName("wallToolBar")
+        self.wall_toolbar.setMovable(False)
+        self.wall_toolbar.setFloatable(False)
+        self.wall_toolbar.addWidget(QLabel("Layout"))
+        self.wall_toolbar.addActions(wall.layout_actions)
+        self.wall_toolbar.addSeparator()
+        self.wall_toolbar.addAction(wall.overlay_action)
+        self.wall_toolbar.addAction(wall.case_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.wall_toolbar)
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
@@ -270,6 +296,12 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.filter_action)
         view_menu.addAction(self.incidents_action)
         view_menu.addSeparator()
+        layout_menu = view_menu.addMenu("Wall &layout")
+        layout_menu.addActions(wall.layout_actions)
+        view_menu.addAction(wall.overlay_action)
+        view_menu.addAction(wall.restore_action)
+        view_menu.addAction(wall.case_action)
+        view_menu.addSeparator()
         view_menu.addAction(self.full_screen_action)
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self.help_action)
@@ -278,6 +310,10 @@ class MainWindow(QMainWindow):
             self.incident_dock_action,
             self.filter_action,
             self.incidents_action,
+            *wall.layout_actions,
+            wall.overlay_action,
+            wall.restore_action,
+            wall.case_action,
         )
 
     def shortcuts(self) -> list[Shortcut]:
@@ -304,7 +340,21 @@ class MainWindow(QMainWindow):
             ):
                 label = f"Show or hide {label.lower()}"
             rows.append((label, keys))
-        rows.append(("Close this list", "Esc"))
+        native = QKeySequence.SequenceFormat.NativeText
+        first, last = self.wall.layout_actions[0], self.wall.layout_actions[-1]
+        names = ", ".join(action.text() for action in self.wall.layout_actions)
+        rows += [
+            (
+                f"Wall layout: {names}",
+                f"{first.shortcut().toString(native)} … {last.shortcut().toString(native)}",
+            ),
+            ("Show or hide the tile overlay", "O"),
+            ("Open the selected camera on a free tile", "Enter (camera list)"),
+            ("Maximise the focused tile", "Enter or double-click"),
+            ("Back to the wall from a maximised tile", "Esc"),
+            ("Close the focused tile's feed", "Delete"),
+            ("Close this list", "Esc"),
+        ]
         return rows
 
     # ---- state persistence ----------------------------------------------------------------
@@ -343,6 +393,7 @@ class MainWindow(QMainWindow):
     def _cameras_loaded(self, rows: list[CameraRow]) -> None:
         self._cameras_loading = False
         self.camera_list.set_cameras(rows)
+        self.wall.set_cameras(rows)
 
     def _cameras_failed(self, error: Exception) -> None:
         self._cameras_loading = False
@@ -443,6 +494,7 @@ class MainWindow(QMainWindow):
         self.help_overlay.hide()
         for dock in self.docks:
             dock.hide()
+        self.wall_toolbar.hide()
         for action in self._locked_out_actions:
             action.setEnabled(False)
         self._centre.setCurrentWidget(self.lock_screen)
@@ -481,12 +533,14 @@ class MainWindow(QMainWindow):
         self._watcher.reset()
         for action in self._locked_out_actions:
             action.setEnabled(True)
+        self.wall.restore_action.setEnabled(self.wall.maximised is not None)
         self._centre.setCurrentWidget(self.wall)
         if not self._state_before_lock.isEmpty():
             self.restoreState(self._state_before_lock)
         else:
             for dock in self.docks:
                 dock.show()
+            self.wall_toolbar.show()
 
     def _check_session(self) -> None:
         if self._ended:

@@ -29,6 +29,18 @@ WARNING = "#f0b429"  # insecure keyring and similar states that need attention
 CLOSED_ROW_TEXT = TEXT_MUTED
 EMERGENCY_ROW_TEXT = "#ffe3e3"
 
+# Video tiles: what ``VideoTile.paintEvent`` draws over and around the picture (the tile's own
+# background, border and hint colour come from the ``VideoTile`` rule of theme.qss).
+VIDEO_BARS = "#000000"  # letterbox bars around a picture whose aspect differs from the tile's
+VIDEO_SCRIM = "#cc07090c"  # #AARRGGBB: the overlay strips, dark enough for text over any frame
+VIDEO_DIM = "#99000000"  # over a last frame that is no longer live, under the state text
+VIDEO_TEXT = TEXT
+VIDEO_TEXT_MUTED = "#b4bcc8"  # secondary overlay text; readable on the scrim
+VIDEO_LIVE = "#5fd38d"  # the "live" word of the overlay
+VIDEO_FOCUS = ACCENT  # the focused tile's edge, and a tile under a drag
+VIDEO_WARNING = WARNING  # reconnecting, stream lost, ended
+VIDEO_DENIED = EMERGENCY  # denied by the policy gate, not recorded in the audit log
+
 
 def application_palette() -> QPalette:
     """The palette for what Qt draws natively, in the theme's colours."""

@@ -1,69 +1,506 @@
-"""The video wall: a grid of tiles in the centre of the console.
+"""The video wall: tiles of live feeds in the centre of the console.
 
-Live video is not wired yet; an empty tile says so by inviting a camera, and never shows a
-made-up frame. Colours and fonts come from the theme (``VideoTile`` in ``theme.qss``), which
-Qt's style sheet engine turns into the tile's palette and its styled background.
+Feeds open only through the policy gate, off the UI thread: a camera dropped on a tile (or
+opened from the camera list) is requested for the incident selected in the incident panel, or
+for a case number the operator states once; the gate decides and audits, then the supervisor
+starts decoding into the tile. One timer at display rate polls each visible tile's handle and
+repaints only the tiles that got a new frame or state. Tiles out of sight (behind a maximised
+tile, the wall hidden or minimised) pause their decoding; small tiles take the sub stream and
+large ones the main stream. Closing a tile ends its lease through the gate, which audits it.
+
+Layouts follow the video management systems operators know (Milestone, Genetec): NxN grids, and
+1+5, 1+7 and 2+8, where one or two large tiles sit top-left of a 3x3 or 4x4 grid and small tiles
+fill the rest in reading order. Tiles are placed by hand (not by a ``QGridLayout``), so spans
+and gaps are exact and a maximised tile simply takes the whole wall.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette
-from PySide6.QtWidgets import QGridLayout, QSizePolicy, QStyle, QStyleOption, QWidget
+import itertools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-EMPTY_TILE_HINT = "Drop a camera here"
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import QWidget
+
+from app.models.policy import Purpose, PurposeKind
+from app.services.accounts import SignedInUser
+from app.services.audit_log import AuditWriteError
+from app.services.clock import Clock, utc_now
+from app.services.policy_gate import (
+    FeedDenied,
+    FeedLease,
+    LeaseEndedError,
+    PolicyGate,
+    Stream,
+    UnknownCameraError,
+)
+from app.services.registry_rows import CameraRow
+from app.video.feed_state import FeedStatus
+from app.video.feed_supervisor import FeedHandle, FeedSupervisor
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.case_number_dialog import CaseNumberDialog
+from app.widgets.video_tile import EMPTY_TILE_HINT, TileCamera, VideoTile
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EMPTY_TILE_HINT", "LAYOUTS", "VideoTile", "VideoWall", "WallLayout"]
+
+DISPLAY_INTERVAL_MS = 33  # about 30 Hz: the rate the wall looks for new frames
+MAIN_STREAM_AREA = 960 * 540  # device pixels: a tile this large gets the main stream
+SUB_STREAM_BELOW = 0.8  # ... and goes back to the sub stream only below 80 % of it
+MARGIN, SPACING = 6, 6
+NOT_RECORDED_TEXT = "not opened: this feed could not be recorded in the audit log"
+NO_FREE_TILE_TEXT = "No free tile on the wall: close a tile or choose a larger layout."
+
+Cell = tuple[int, int, int, int]  # row, column, row span, column span
 
 
-class VideoTile(QWidget):
-    """One place on the wall; empty for now, painted in ``paintEvent``."""
+@dataclass(frozen=True, slots=True)
+class WallLayout:
+    """A square grid of ``grid`` x ``grid`` cells; ``large`` tiles (row, column, span) come
+    first, then one tile per remaining cell in reading order."""
 
-    def __init__(self, number: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.number = number
-        self.setObjectName("videoTile")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAccessibleName(f"Video tile {number}: empty")
+    name: str
+    grid: int
+    large: tuple[tuple[int, int, int], ...] = ()
 
     @property
-    def hint(self) -> str:
-        return EMPTY_TILE_HINT
+    def cells(self) -> list[Cell]:
+        covered: set[tuple[int, int]] = set()
+        cells: list[Cell] = []
+        for row, column, span in self.large:
+            cells.append((row, column, span, span))
+            covered |= {(row + r, column + c) for r in range(span) for c in range(span)}
+        for row in range(self.grid):
+            for column in range(self.grid):
+                if (row, column) not in covered:
+                    cells.append((row, column, 1, 1))
+        return cells
 
-    def minimumSizeHint(self) -> QSize:
-        return QSize(160, 90)
+    @property
+    def tile_count(self) -> int:
+        return len(self.cells)
 
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        option = QStyleOption()
-        option.initFrom(self)
-        # The styled background: the tile's colour and border from theme.qss.
-        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
-        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
-        inner = self.rect().adjusted(12, 8, -12, -8)
-        painter.drawText(
-            inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, str(self.number)
-        )
-        painter.drawText(QRect(self.rect()), Qt.AlignmentFlag.AlignCenter, self.hint)
-        painter.end()
+
+LAYOUTS: tuple[WallLayout, ...] = (
+    WallLayout("1x1", 1),
+    WallLayout("2x2", 2),
+    WallLayout("3x3", 3),
+    WallLayout("4x4", 4),
+    WallLayout("5x5", 5),
+    WallLayout("1+5", 3, ((0, 0, 2),)),
+    WallLayout("1+7", 4, ((0, 0, 3),)),
+    WallLayout("2+8", 4, ((0, 0, 2), (0, 2, 2))),
+)
+LAYOUT_BY_NAME = {layout.name: layout for layout in LAYOUTS}
+
+
+def refusal_text(error: Exception) -> str:
+    """What a tile says when its feed was not opened."""
+    if isinstance(error, FeedDenied):
+        return f"denied: {error.decision.explanation}"
+    if isinstance(error, AuditWriteError):
+        return NOT_RECORDED_TEXT
+    if isinstance(error, UnknownCameraError):
+        return "not opened: this camera is no longer in the registry"
+    if isinstance(error, LeaseEndedError):
+        return f"not opened: {error}"
+    return f"not opened: {error}"
 
 
 class VideoWall(QWidget):
-    """A rows x columns grid of ``VideoTile``s (2 x 2 for now)."""
+    """Tiles in one of ``LAYOUTS``, fed through the policy gate and the feed supervisor."""
 
-    def __init__(self, rows: int = 2, columns: int = 2, parent: QWidget | None = None) -> None:
+    message = Signal(str)  # for the status bar: what the operator should know about the wall
+
+    def __init__(
+        self,
+        *,
+        gate: PolicyGate,
+        supervisor: FeedSupervisor,
+        jobs: BackgroundJobs,
+        user: SignedInUser,
+        selected_incident: Callable[[], str | None] = lambda: None,
+        clock: Clock = utc_now,
+        layout: str = "2x2",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("videoWall")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        layout = QGridLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(6)
-        self.tiles: list[VideoTile] = []
-        for index in range(rows * columns):
-            tile = VideoTile(index + 1)
-            layout.addWidget(tile, index // columns, index % columns)
-            self.tiles.append(tile)
-        for row in range(rows):
-            layout.setRowStretch(row, 1)
-        for column in range(columns):
-            layout.setColumnStretch(column, 1)
+        self._gate = gate
+        self._supervisor = supervisor
+        self._jobs = jobs
+        self._user = user
+        self._selected_incident = selected_incident
+        self._clock = clock
+        self._pool: list[VideoTile] = []
+        self._layout = LAYOUT_BY_NAME[layout]
+        self._maximised: VideoTile | None = None
+        self._case: Purpose | None = None
+        self._waiting_for_case: tuple[VideoTile, str] | None = None
+        self._requests: dict[VideoTile, int] = {}
+        self._request_ids = itertools.count(1)
+        self._cameras: dict[str, CameraRow] = {}
+        self._overlay_visible = True
+        self.case_dialog: CaseNumberDialog | None = None
+
+        self._build_actions()
+        self._ensure_tiles(self._layout.tile_count)
+        self._place_tiles()
+
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(DISPLAY_INTERVAL_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._timer.start()
+
+    # ---- actions ----------------------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        self.layout_group = QActionGroup(self)
+        self.layout_group.setExclusive(True)
+        self.layout_actions: list[QAction] = []
+        for number, layout in enumerate(LAYOUTS, start=1):
+            action = QAction(layout.name, self)
+            action.setCheckable(True)
+            action.setChecked(layout is self._layout)
+            action.setShortcut(QKeySequence(f"Ctrl+Shift+{number}"))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.setToolTip(f"Wall layout {layout.name} ({layout.tile_count} tiles)")
+            action.setStatusTip(f"Wall layout {layout.name}")
+            action.triggered.connect(lambda _=False, name=layout.name: self.set_layout(name))
+            self.layout_group.addAction(action)
+            self.layout_actions.append(action)
+            self.addAction(action)
+        self.overlay_action = QAction("Tile &overlay", self)
+        self.overlay_action.setCheckable(True)
+        self.overlay_action.setChecked(True)
+        self.overlay_action.setShortcut(QKeySequence("O"))
+        self.overlay_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.overlay_action.toggled.connect(self.set_overlay_visible)
+        self.addAction(self.overlay_action)
+        self.restore_action = QAction("Back to the wall", self)
+        self.restore_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.restore_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.restore_action.setEnabled(False)
+        self.restore_action.triggered.connect(self.restore)
+        self.addAction(self.restore_action)
+        self.case_action = QAction("Case &number for new feeds…", self)
+        self.case_action.triggered.connect(lambda: self._ask_case(None))
+        self.addAction(self.case_action)
+
+    # ---- tiles and layouts ------------------------------------------------------------------
+
+    @property
+    def layout_name(self) -> str:
+        return self._layout.name
+
+    @property
+    def tiles(self) -> list[VideoTile]:
+        """The tiles of the current layout, in reading order (tile 1 first)."""
+        return self._pool[: self._layout.tile_count]
+
+    @property
+    def maximised(self) -> VideoTile | None:
+        return self._maximised
+
+    @property
+    def case_purpose(self) -> Purpose | None:
+        """The case number stated for feeds opened without a selected incident."""
+        return self._case
+
+    def _ensure_tiles(self, count: int) -> None:
+        while len(self._pool) < count:
+            tile = VideoTile(len(self._pool) + 1, self, clock=self._clock)
+            tile.set_overlay_visible(self._overlay_visible)
+            tile.camera_dropped.connect(self.open_camera)
+            tile.tile_dropped.connect(self.swap)
+            tile.close_requested.connect(self.close_tile)
+            tile.maximise_requested.connect(self.toggle_maximise)
+            self._pool.append(tile)
+
+    def set_layout(self, name: str) -> None:
+        """Show ``name``'s tiles; feeds that no longer fit move to free tiles, or are closed."""
+        layout = LAYOUT_BY_NAME[name]
+        self._ensure_tiles(layout.tile_count)
+        count = layout.tile_count
+        free = [index for index in range(count) if self._pool[index].is_empty]
+        for index in range(count, len(self._pool)):
+            if not self._pool[index].is_empty and free:
+                target = free.pop(0)
+                self._pool[target], self._pool[index] = self._pool[index], self._pool[target]
+        left_out = [tile for tile in self._pool[count:] if not tile.is_empty]
+        for tile in left_out:
+            self.close_tile(tile, reason="wall_layout_changed")
+        if left_out:
+            noun = "feed" if len(left_out) == 1 else "feeds"
+            self.message.emit(f"Closed {len(left_out)} {noun} that did not fit the {name} layout")
+        self._layout = layout
+        for action in self.layout_actions:
+            action.setChecked(action.text() == name)
+        if self._maximised is not None and self._maximised not in self.tiles:
+            self._maximised = None
+            self.restore_action.setEnabled(False)
+        self._renumber()
+        self._place_tiles()
+
+    def _renumber(self) -> None:
+        for number, tile in enumerate(self._pool, start=1):
+            tile.set_number(number)
+
+    def tile_rects(self) -> list[QRect]:
+        """Where the current layout puts its tiles, in wall coordinates."""
+        area = self.rect().adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        grid = self._layout.grid
+
+        def edge(start: int, length: int, index: int) -> int:
+            return start + round(index * (length + SPACING) / grid)
+
+        rects = []
+        for row, column, rows, columns in self._layout.cells:
+            left = edge(area.left(), area.width(), column)
+            right = edge(area.left(), area.width(), column + columns) - SPACING
+            top = edge(area.top(), area.height(), row)
+            bottom = edge(area.top(), area.height(), row + rows) - SPACING
+            rects.append(QRect(left, top, max(1, right - left), max(1, bottom - top)))
+        return rects
+
+    def _place_tiles(self) -> None:
+        if self._maximised is not None:
+            for tile in self._pool:
+                if tile is not self._maximised:
+                    tile.hide()
+            self._maximised.setGeometry(self.rect().adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN))
+            self._maximised.show()
+            self._maximised.raise_()
+            return
+        rects = self.tile_rects()
+        for index, tile in enumerate(self._pool):
+            if index < len(rects):
+                tile.setGeometry(rects[index])
+                tile.show()
+            else:
+                tile.hide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_tiles()
+
+    def swap(self, first: int, second: int) -> None:
+        """Swap the tiles numbered ``first`` and ``second`` (their feeds go with them)."""
+        count = self._layout.tile_count
+        if first == second or not (1 <= first <= count and 1 <= second <= count):
+            return
+        i, j = first - 1, second - 1
+        self._pool[i], self._pool[j] = self._pool[j], self._pool[i]
+        self._renumber()
+        self._place_tiles()
+
+    def toggle_maximise(self, tile: VideoTile) -> None:
+        if self._maximised is tile:
+            self.restore()
+        else:
+            self.maximise(tile)
+
+    def maximise(self, tile: VideoTile) -> None:
+        """Give ``tile`` the whole wall; the others pause until ``restore`` (Esc)."""
+        if tile.is_empty or tile not in self.tiles:
+            return
+        self._maximised = tile
+        self.restore_action.setEnabled(True)
+        self._place_tiles()
+        tile.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def restore(self) -> None:
+        tile = self._maximised
+        if tile is None:
+            return
+        self._maximised = None
+        self.restore_action.setEnabled(False)
+        self._place_tiles()
+        tile.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        self._overlay_visible = visible
+        if self.overlay_action.isChecked() != visible:
+            self.overlay_action.setChecked(visible)
+        for tile in self._pool:
+            tile.set_overlay_visible(visible)
+
+    @property
+    def overlay_visible(self) -> bool:
+        return self._overlay_visible
+
+    def set_cameras(self, rows: Sequence[CameraRow]) -> None:
+        """Names and tiers for the tiles' overlays (from the camera list's last read)."""
+        self._cameras = {row.camera_id: row for row in rows}
+
+    # ---- opening and closing feeds ------------------------------------------------------------
+
+    def open_camera(self, tile: VideoTile, camera_id: str) -> None:
+        """Open ``camera_id`` on ``tile`` for the selected incident, or the stated case."""
+        purpose = self._purpose_now()
+        if purpose is None:
+            self._ask_case((tile, camera_id))
+            return
+        self._open(tile, camera_id, purpose)
+
+    def open_in_free_tile(self, camera_id: str) -> None:
+        """Open ``camera_id`` on the first empty tile (the camera list's Enter, double-click)."""
+        free = next((tile for tile in self.tiles if tile.is_empty), None)
+        if free is None:
+            self.message.emit(NO_FREE_TILE_TEXT)
+            return
+        self.open_camera(free, camera_id)
+
+    def _purpose_now(self) -> Purpose | None:
+        cad_number = self._selected_incident()
+        if cad_number:
+            return Purpose(PurposeKind.INCIDENT, cad_number)
+        return self._case
+
+    def _ask_case(self, waiting: tuple[VideoTile, str] | None) -> None:
+        if self.case_dialog is None:
+            self.case_dialog = CaseNumberDialog(self)
+            self.case_dialog.case_entered.connect(self._case_entered)
+            self.case_dialog.rejected.connect(self._case_cancelled)
+        self._waiting_for_case = waiting
+        name = "this camera"
+        if waiting is not None:
+            name = self._camera_name(waiting[1])
+        if self._case is not None:
+            self.case_dialog.case_edit.setText(self._case.reference)
+        self.case_dialog.ask(name)
+
+    def _case_entered(self, purpose: Purpose) -> None:
+        self._case = purpose
+        waiting, self._waiting_for_case = self._waiting_for_case, None
+        if waiting is not None:
+            tile, camera_id = waiting
+            if tile in self.tiles:
+                self._open(tile, camera_id, purpose)
+
+    def _case_cancelled(self) -> None:
+        self._waiting_for_case = None
+
+    def _camera_name(self, camera_id: str) -> str:
+        row = self._cameras.get(camera_id)
+        return row.name if row is not None else camera_id
+
+    def _open(self, tile: VideoTile, camera_id: str, purpose: Purpose) -> None:
+        self._release(tile, "replaced_on_wall")
+        row = self._cameras.get(camera_id)
+        tile.show_opening(
+            TileCamera(
+                camera_id,
+                row.name if row is not None else camera_id,
+                row.tier.value if row is not None else "",
+                str(purpose),
+            )
+        )
+        request = next(self._request_ids)
+        self._requests[tile] = request
+        gate, supervisor, user = self._gate, self._supervisor, self._user
+        stream = self._wanted_stream(tile)
+        size = tile.device_size()
+
+        def work() -> FeedHandle:
+            # Reads the registry and writes (fsyncs) the audit log, then reads the keyring.
+            lease = gate.open_feed(camera_id, user, purpose)
+            try:
+                return supervisor.open(lease, stream, size)
+            except Exception:
+                gate.close(lease, "feed_not_started")
+                raise
+
+        self._jobs.submit(
+            f"Opening {tile.camera.name if tile.camera else camera_id}",
+            work,
+            lambda handle: self._opened(tile, request, handle),
+            lambda error: self._open_failed(tile, request, error),
+            owner=self,
+        )
+
+    def _opened(self, tile: VideoTile, request: int, handle: FeedHandle) -> None:
+        if self._requests.get(tile) != request:
+            # The tile was closed or given another camera while the gate decided.
+            self._end_lease(handle.lease, "closed_by_operator")
+            return
+        del self._requests[tile]
+        tile.attach(handle)
+
+    def _open_failed(self, tile: VideoTile, request: int, error: Exception) -> None:
+        if self._requests.get(tile) != request:
+            return
+        del self._requests[tile]
+        if not isinstance(error, FeedDenied | AuditWriteError):
+            log.error("opening a feed failed", exc_info=error)
+        tile.show_refusal(refusal_text(error))
+
+    def close_tile(self, tile: VideoTile, reason: str = "closed_by_operator") -> None:
+        """Empty ``tile`` and end its lease through the gate (audited), off the UI thread."""
+        if tile is self._maximised:
+            self.restore()
+        self._release(tile, reason)
+
+    def _release(self, tile: VideoTile, reason: str) -> None:
+        self._requests.pop(tile, None)  # a lease still on its way is ended when it arrives
+        handle = tile.clear()
+        if handle is not None:
+            self._end_lease(handle.lease, reason)
+
+    def _end_lease(self, lease: FeedLease, reason: str) -> None:
+        gate = self._gate
+        self._jobs.submit(
+            f"Closing the feed of {lease.camera_name}",
+            lambda: gate.close(lease, reason),
+            lambda _: None,
+        )
+
+    # ---- display rate -------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """One display tick: pause hidden feeds, fit streams to tiles, paint new frames."""
+        window = self.window()
+        on_screen = self.isVisible() and not window.isMinimized()
+        for tile in self._pool:
+            handle = tile.handle
+            if handle is None:
+                continue
+            if handle.state.status is FeedStatus.ENDED:
+                tile.poll()  # shows why, and drops the last frame
+                continue
+            showing = on_screen and tile.isVisible()
+            handle.set_paused(not showing)
+            if showing:
+                self._fit_stream(tile, handle)
+                tile.poll()
+
+    def _wanted_stream(self, tile: VideoTile) -> Stream:
+        width, height = tile.device_size()
+        area = width * height
+        if area >= MAIN_STREAM_AREA:
+            return "main"
+        if tile.requested_stream == "main" and area >= MAIN_STREAM_AREA * SUB_STREAM_BELOW:
+            return "main"
+        return "sub"
+
+    def _fit_stream(self, tile: VideoTile, handle: FeedHandle) -> None:
+        width, height = tile.device_size()
+        if (width, height) != (handle.width, handle.height):
+            handle.resize(width, height)
+        wanted = self._wanted_stream(tile)
+        if wanted == tile.requested_stream or not handle.lease.has_stream(wanted):
+            return
+        tile.requested_stream = wanted
+        # Restarting the decoder reads the camera's credentials (the keyring): off the UI
+        # thread. The tile keeps painting its last frame until the new stream's first one.
+        self._jobs.submit(
+            f"Switching {handle.lease.camera_name} to its {wanted} stream",
+            lambda: handle.switch_stream(wanted),
+            lambda _: None,
+        )

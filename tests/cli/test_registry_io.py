@@ -234,7 +234,7 @@ def test_every_bad_row_is_reported_not_just_the_first(settings, tmp_path, capsys
 
 def test_credentials_in_a_stream_url_are_rejected_and_not_echoed(settings, tmp_path, capsys):
     rows = valid_rows()
-    rows[0]["main_stream_url"] = "rtsp://admin:hunter22@10.0.0.5:554/live"
+    rows[0]["main_stream_url"] = "rtsp://admin:hunter22@cam-17.example.invalid:554/live"
     path = write_csv(tmp_path / "signups.csv", rows)
     assert beacon(settings, "registry", "import", str(path)) == 1
     captured = capsys.readouterr()

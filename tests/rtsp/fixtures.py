@@ -10,7 +10,8 @@ Fixtures (register with ``pytest_plugins = ["tests.rtsp.fixtures"]`` in ``tests/
 
 - ``rtsp_clips``: the session's clips (:class:`RtspClips`).
 - ``rtsp_server``: a started server with :func:`standard_mounts` (paths in :class:`StandardPaths`).
-- ``rtsp_server_factory``: ``make(mounts, ...)`` starts a server with custom :class:`Mount` s.
+- ``rtsp_server_factory``: ``make(mounts, ...)`` starts a server with custom :class:`Mount` s
+  (``auth="digest"``: mounts with credentials ask for Digest instead of Basic).
 
 Both stop their servers at teardown, also when the test fails. URLs from :meth:`RtspServer.url`
 never carry credentials; :meth:`RtspServer.url_with_credentials` gives the one to hand to the
@@ -48,6 +49,7 @@ FPS = 15
 CLIP_SECONDS = 10
 
 Codec = Literal["h264", "h265"]
+AuthMethod = Literal["basic", "digest"]
 
 
 class RtspServerError(RuntimeError):
@@ -129,10 +131,12 @@ class RtspServer:
         port: int = 0,
         start_timeout: float = 20.0,
         stop_timeout: float = 5.0,
+        auth: AuthMethod = "basic",
     ) -> None:
         if not mounts:
             raise ValueError("an RTSP server needs at least one mount")
         self.mounts = {mount.path: mount for mount in mounts}
+        self.auth = auth  # how mounts with credentials ask for them
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self.returncode: int | None = None
@@ -204,7 +208,7 @@ class RtspServer:
                 "GStreamer's bindings (run `make system-packages`)"
             )
         mounts = [mount.config() for mount in self.mounts.values()]
-        config = {"port": self._port, "host": LOOPBACK, "mounts": mounts}
+        config = {"port": self._port, "host": LOOPBACK, "mounts": mounts, "auth": self.auth}
         # The config (it may hold passwords) goes through a private file, not the command line
         # that `ps` and subprocess errors show; the server has read it once it says READY.
         descriptor, config_path = tempfile.mkstemp(prefix="rtsp-server-", suffix=".json")
@@ -594,7 +598,12 @@ class HttpInsteadOfRtsp(_LoopbackPeer):
 
 class RtspServerFactory(Protocol):
     def __call__(
-        self, mounts: Sequence[Mount], *, port: int = 0, start_timeout: float = 20.0
+        self,
+        mounts: Sequence[Mount],
+        *,
+        port: int = 0,
+        start_timeout: float = 20.0,
+        auth: AuthMethod = "basic",
     ) -> RtspServer: ...
 
 
@@ -608,8 +617,14 @@ def rtsp_server_factory() -> Iterator[RtspServerFactory]:
     """Starts servers with the given mounts; stops them all at teardown."""
     servers: list[RtspServer] = []
 
-    def make(mounts: Sequence[Mount], *, port: int = 0, start_timeout: float = 20.0) -> RtspServer:
-        server = RtspServer(mounts, port=port, start_timeout=start_timeout)
+    def make(
+        mounts: Sequence[Mount],
+        *,
+        port: int = 0,
+        start_timeout: float = 20.0,
+        auth: AuthMethod = "basic",
+    ) -> RtspServer:
+        server = RtspServer(mounts, port=port, start_timeout=start_timeout, auth=auth)
         servers.append(server)
         server.start()
         return server
@@ -628,6 +643,7 @@ def rtsp_server(rtsp_clips: RtspClips, rtsp_server_factory: RtspServerFactory) -
 __all__ = [
     "SECURE_PASSWORD",
     "SECURE_USERNAME",
+    "AuthMethod",
     "CredentialedUrl",
     "HttpInsteadOfRtsp",
     "Mount",

@@ -12,6 +12,9 @@ The config is a JSON object; unknown keys are an error that names them:
 
     port       TCP port to listen on; 0 picks a free one (the READY line says which).
     host       address to bind, default "127.0.0.1".
+    auth       how mounts with a username ask for it: "basic" (the default) or "digest" (RFC 2617
+               MD5 without qop, as GStreamer does it). One method per server: PyGObject cannot
+               pass the two together (the flags are typed as an enum).
     mounts     list of mounts, each:
         path      "/name", the URL path.
         clip      a video file: .mp4/.mov (qtdemux), .mkv (matroskademux), .ts (tsdemux) or an
@@ -21,7 +24,7 @@ The config is a JSON object; unknown keys are an error that names them:
         loop      true: serve the clip endlessly (an elementary stream read in a loop by
                   multifilesrc, timestamps continued by the parser). Only for elementary streams.
         shared    true (default): all clients of the mount share one pipeline.
-        username, password   optional: basic authentication for this mount only.
+        username, password   optional: authentication (see "auth") for this mount only.
 
 Prints "READY <port>" on stdout once it serves; exits 0 on SIGTERM or SIGINT, and with
 --exit-with-stdin also when its stdin reaches end of file: the test process holds the other end
@@ -39,13 +42,15 @@ from pathlib import Path
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 CODECS = {"h264": ("h264parse", "rtph264pay"), "h265": ("h265parse", "rtph265pay")}
 DEMUXERS = {".mp4": "qtdemux", ".mov": "qtdemux", ".mkv": "matroskademux", ".ts": "tsdemux"}
 ELEMENTARY = {".h264", ".264", ".h265", ".265", ".hevc"}
-SERVER_KEYS = {"port", "host", "mounts"}
+SERVER_KEYS = {"port", "host", "mounts", "auth"}
+AUTH_METHODS = {"basic": GstRtsp.RTSPAuthMethod.BASIC, "digest": GstRtsp.RTSPAuthMethod.DIGEST}
 MOUNT_KEYS = {"path", "clip", "codec", "launch", "loop", "shared", "username", "password"}
 ANONYMOUS = "anonymous"
 
@@ -138,15 +143,22 @@ def build_server(config: dict) -> GstRtspServer.RTSPServer:
             pair = (str(mount["username"]), str(mount["password"]))
             roles.setdefault(pair, f"credential{len(roles)}")
 
+    method = config.get("auth", "basic")
+    if method not in AUTH_METHODS:
+        raise ConfigError(f"config: auth must be one of {', '.join(AUTH_METHODS)}, not {method!r}")
     if roles:
         auth = GstRtspServer.RTSPAuth()
+        auth.set_supported_methods(AUTH_METHODS[method])
         anonymous = GstRtspServer.RTSPToken()
         anonymous.set_string("media.factory.role", ANONYMOUS)
         auth.set_default_token(anonymous)
         for (username, password), role in roles.items():
             token = GstRtspServer.RTSPToken()
             token.set_string("media.factory.role", role)
-            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(username, password), token)
+            if method == "digest":
+                auth.add_digest(username, password, token)
+            else:
+                auth.add_basic(GstRtspServer.RTSPAuth.make_basic(username, password), token)
         server.set_auth(auth)
 
     seen: set[str] = set()
@@ -160,7 +172,7 @@ def build_server(config: dict) -> GstRtspServer.RTSPServer:
         factory.set_shared(bool(mount.get("shared", True)))
         if roles:
             # Everyone may see a mount ("access"), so a client without the right password gets
-            # 401 and a Basic challenge (a missing "access" answers 404, which makes clients give
+            # 401 and a challenge (a missing "access" answers 404, which makes clients give
             # up without sending credentials); only the mount's own credential may "construct".
             if "username" in mount:
                 constructors = [roles[(str(mount["username"]), str(mount["password"]))]]

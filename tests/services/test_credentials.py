@@ -55,11 +55,14 @@ def test_the_database_refuses_urls_with_credentials():
             tier=CameraTier.INTEGRATED,
             latitude=0,
             longitude=0,
-            main_stream_url="rtsp://admin:secret@10.0.0.5/live",
+            main_stream_url="rtsp://admin:secret@cam-17.example.invalid/live",
         )
     with pytest.raises(ValueError, match="scheme"):
         check_stream_url("javascript:alert(1)")
-    assert check_stream_url("rtsp://10.0.0.5:554/live") == "rtsp://10.0.0.5:554/live"
+    assert (
+        check_stream_url("rtsp://cam-17.example.invalid:554/live")
+        == "rtsp://cam-17.example.invalid:554/live"
+    )
 
 
 def test_a_typed_url_is_split_into_a_clean_url_and_credentials():
@@ -70,11 +73,11 @@ def test_a_typed_url_is_split_into_a_clean_url_and_credentials():
 
 
 def test_joined_urls_encode_every_special_character_and_redact_back():
-    joined = url_with_credentials("rtsp://10.0.0.5:554/live", "viewer", PASSWORD)
-    assert joined == "rtsp://viewer:p%25w%40d%21%3Ax@10.0.0.5:554/live"
+    joined = url_with_credentials("rtsp://cam-17.example.invalid:554/live", "viewer", PASSWORD)
+    assert joined == "rtsp://viewer:p%25w%40d%21%3Ax@cam-17.example.invalid:554/live"
     message = f"could not open {joined}: 401 Unauthorized"
     redacted = redact_url(message)
-    assert redacted == "could not open rtsp://***@10.0.0.5:554/live: 401 Unauthorized"
+    assert redacted == "could not open rtsp://***@cam-17.example.invalid:554/live: 401 Unauthorized"
     assert "p%25w" not in redacted and PASSWORD not in redacted
 
 

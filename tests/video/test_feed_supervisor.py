@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -10,10 +13,17 @@ import pytest
 
 from app.services.credentials import CameraCredentials
 from app.services.policy_gate import LeaseEndedError, PolicyGate
-from app.video.feed_state import FeedStatus
+from app.video.decode_process import PROBE_TIMEOUT_S
+from app.video.feed_state import FeedState, FeedStatus
 from app.video.feed_supervisor import FeedHandle, FeedSupervisor
 from app.video.frame_exchange import Frame
-from tests.rtsp.fixtures import SECURE_PASSWORD, SECURE_USERNAME, RtspServer, StandardPaths
+from tests.rtsp.fixtures import (
+    SECURE_PASSWORD,
+    SECURE_USERNAME,
+    RtspServer,
+    SilentServer,
+    StandardPaths,
+)
 from tests.video.conftest import LeaseFor
 
 
@@ -102,7 +112,7 @@ def test_credentials_come_from_the_keyring(
     good_handle = supervisor.open(good, "main", (640, 360))
     bad_handle = supervisor.open(bad, "main", (640, 360))
     next_frame(qtbot, good_handle)
-    qtbot.waitUntil(lambda: bad_handle.state.status is FeedStatus.STREAM_LOST, timeout=15_000)
+    qtbot.waitUntil(lambda: bad_handle.state.status is FeedStatus.AUTH_FAILED, timeout=15_000)
     assert bad_handle.latest() is None
     assert SECURE_PASSWORD not in bad_handle.state.text
 
@@ -155,3 +165,113 @@ def test_a_network_decoder_refuses_local_files(qtbot, clip):
     finally:
         decoder.stop()
         exchange.unlink()
+
+
+# --- why a tile is dark (the RTSP probe before each open) ---------------------------------------
+
+
+class StateLog:
+    """Every state the supervisor reported, per feed, in order (reported on its watchdog)."""
+
+    def __init__(self) -> None:
+        self.states: list[tuple[str, FeedState]] = []
+
+    def __call__(self, handle: FeedHandle) -> None:
+        self.states.append((handle.feed_id, handle.state))
+
+    def of(self, handle: FeedHandle) -> list[FeedState]:
+        return [state for feed_id, state in list(self.states) if feed_id == handle.feed_id]
+
+
+@pytest.fixture
+def state_log() -> StateLog:
+    return StateLog()
+
+
+@pytest.fixture
+def one_decoder(state_log: StateLog) -> Iterator[FeedSupervisor]:
+    """A supervisor with a single network decode process: every feed shares OpenCV's lock."""
+    supervisor = FeedSupervisor(network_decoders=1, on_state=state_log)
+    yield supervisor
+    supervisor.shutdown()
+
+
+def assert_nothing_more_reported(qtbot, state_log: StateLog, handle: FeedHandle, ms: int) -> None:
+    seen = len(state_log.of(handle))
+    with pytest.raises(qtbot.TimeoutError):
+        qtbot.waitUntil(lambda: len(state_log.of(handle)) > seen, timeout=ms)
+
+
+def test_a_wrong_password_stops_at_authentication_failed(
+    qtbot, one_decoder, state_log: StateLog, lease_for: LeaseFor, rtsp_server: RtspServer
+):
+    lease = lease_for(
+        rtsp_server.url(StandardPaths.SECURE), CameraCredentials(SECURE_USERNAME, "Bad-pass1")
+    )
+    handle = one_decoder.open(lease, "main", (640, 360))
+    qtbot.waitUntil(lambda: handle.state.status is FeedStatus.AUTH_FAILED, timeout=5000)
+    assert handle.state.text == "authentication failed: wrong user name or password"
+    # Retrying a wrong password can lock the camera's account: the feed must not try again
+    # (each attempt reports a state before it connects, so silence means no attempts).
+    assert_nothing_more_reported(qtbot, state_log, handle, 3000)
+    assert handle.state.status is FeedStatus.AUTH_FAILED
+    assert [s.status for s in state_log.of(handle)] == [
+        FeedStatus.CONNECTING,
+        FeedStatus.AUTH_FAILED,
+    ]
+    assert handle.latest() is None
+
+
+def test_a_silent_camera_says_no_answer_within_the_probe_timeout_and_no_credentials(
+    qtbot, one_decoder, state_log: StateLog, lease_for: LeaseFor
+):
+    username, password = "cam-admin", "S1lent:p@ss"
+    with SilentServer() as silent:
+        lease = lease_for(silent.url(), CameraCredentials(username, password))
+        handle = one_decoder.open(lease, "main", (640, 360))
+        qtbot.waitUntil(lambda: handle.state.status is FeedStatus.CONNECTING, timeout=5000)
+        connecting = time.monotonic()
+        qtbot.waitUntil(
+            lambda: handle.state.text == "stream lost: no answer from the camera",
+            timeout=int(PROBE_TIMEOUT_S * 1000) + 1500,
+        )
+        assert time.monotonic() - connecting < PROBE_TIMEOUT_S + 1.0
+        assert silent.connections_accepted >= 1
+        qtbot.waitUntil(lambda: handle.state.attempt >= 2, timeout=PROBE_TIMEOUT_S * 1000 + 2000)
+    shown = [f"{s.text} {s.detail}" for s in state_log.of(handle)]
+    assert shown
+    for text in shown:
+        for secret in (password, quote(password, safe=""), username):
+            assert secret not in text, "the tile's state showed a credential"
+
+
+def test_an_unreachable_host_is_reported_as_such(qtbot, one_decoder, lease_for: LeaseFor):
+    lease = lease_for("rtsp://nonexistent.invalid/stream", CameraCredentials("admin", "pw1"))
+    handle = one_decoder.open(lease, "main", (640, 360))
+    qtbot.waitUntil(lambda: handle.state.status is FeedStatus.STREAM_LOST, timeout=5000)
+    assert handle.state.text == "stream lost: host unreachable (unknown host name)"
+
+
+def test_a_missing_stream_says_404_and_keeps_trying(
+    qtbot, one_decoder, lease_for: LeaseFor, rtsp_server: RtspServer
+):
+    handle = one_decoder.open(
+        lease_for(f"rtsp://127.0.0.1:{rtsp_server.port}/gone"), "main", (640, 360)
+    )
+    qtbot.waitUntil(lambda: handle.state.attempt >= 3, timeout=8000)
+    assert handle.state.text == "stream lost: stream not found (404)"
+
+
+def test_a_silent_camera_does_not_hold_up_the_other_feeds_of_its_decoder(
+    qtbot, one_decoder, lease_for: LeaseFor, rtsp_server: RtspServer
+):
+    """OpenCV opens one stream at a time per process: without the probe, a healthy feed opened
+    while a silent camera's open is under way waits out that open's 5 s timeout."""
+    with SilentServer() as silent:
+        silent_handles = [one_decoder.open(lease_for(silent.url()), "main") for _ in range(2)]
+        qtbot.waitUntil(lambda: silent.connections_accepted >= 2, timeout=10_000)
+        opened = time.monotonic()
+        healthy = one_decoder.open(lease_for(rtsp_server.url(StandardPaths.SUB)), "main")
+        next_frame(qtbot, healthy, timeout_ms=3000)
+        assert time.monotonic() - opened < 3.0
+        assert all(h.latest() is None for h in silent_handles)

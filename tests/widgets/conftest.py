@@ -1,5 +1,6 @@
 """Fixtures of the console's widget tests: a real registry with users, cameras and incidents,
-a real audit log, the background job pool, and a main window built on them."""
+a real audit log, the background job pool, a real policy gate and feed supervisor, and a main
+window built on them."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from app.models import CameraTier, IncidentStatus, PolicyMode, Role
 from app.models.audit_chain import AuditEventType
 from app.services.accounts import SignedInUser, create_user
 from app.services.audit_log import AuditLog, read_events
+from app.services.credentials import CredentialStore
+from app.services.policy_gate import PolicyGate
 from app.settings import Settings
+from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.main_window import MainWindow
 from tests.conftest import ManualClock
@@ -99,6 +103,31 @@ def jobs(audit_log: AuditLog) -> Iterator[BackgroundJobs]:
 
 
 @pytest.fixture
+def gate(
+    sessions: Callable[[], Session],
+    audit_log: AuditLog,
+    jobs: BackgroundJobs,
+    settings: Settings,
+    clock: ManualClock,
+) -> Iterator[PolicyGate]:
+    """A started gate re-checking leases every 0.2 s; stopped (leases ended) before the jobs."""
+    gate = PolicyGate(sessions, audit_log, CredentialStore.for_settings(settings), clock, 0.2)
+    gate.start()
+    yield gate
+    gate.stop()
+
+
+@pytest.fixture(scope="session")
+def supervisor() -> Iterator[FeedSupervisor]:
+    """One supervisor (two decode processes) for the session: their start-up and shutdown take
+    about a second, and every window needs one. Each test's gate ends its leases, which closes
+    that test's feeds."""
+    supervisor = FeedSupervisor(network_decoders=2)
+    yield supervisor
+    supervisor.shutdown()
+
+
+@pytest.fixture
 def window_state(tmp_path: Path) -> QSettings:
     return QSettings(str(tmp_path / "console-ui.ini"), QSettings.Format.IniFormat)
 
@@ -110,7 +139,7 @@ def monotonic() -> FakeMonotonic:
 
 @pytest.fixture
 def make_window(
-    qtbot, settings, audit_log, sessions, jobs, window_state, clock
+    qtbot, settings, audit_log, sessions, jobs, gate, supervisor, window_state, clock
 ) -> Callable[..., MainWindow]:
     def make(**overrides: Any) -> MainWindow:
         arguments: dict[str, Any] = {
@@ -119,6 +148,8 @@ def make_window(
             "audit": audit_log,
             "sessions": sessions,
             "jobs": jobs,
+            "gate": gate,
+            "supervisor": supervisor,
             "window_state": window_state,
             "credentials_insecure": True,
             "clock": clock,

@@ -1,0 +1,576 @@
+"""One place on the video wall: the newest frame of one feed, and why there is none when not.
+
+The wall polls the tile's ``FeedHandle`` at display rate (``poll``); the tile keeps the newest
+frame (already a copy, so it is wrapped, not copied again) and paints it in ``paintEvent`` as a
+``QImage`` over the numpy buffer, letterboxed. The overlay names the camera, its tier, the
+purpose the feed was opened for, when the last frame arrived and the measured frame rate; the
+feed's state is always shown, big and centred, whenever there is no live picture, so a dark
+tile always says why it is dark. Colours: the empty tile's from ``theme.qss`` (``VideoTile``),
+the rest from ``app/widgets/palette.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QDrag,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QEnterEvent,
+    QFont,
+    QFontMetrics,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QSizePolicy,
+    QStyle,
+    QStyleOption,
+    QToolButton,
+    QWidget,
+)
+
+from app.services.clock import Clock, utc_now
+from app.video.feed_state import FeedStatus
+from app.video.feed_supervisor import FeedHandle
+from app.video.frame_exchange import Frame
+from app.widgets import palette
+
+EMPTY_TILE_HINT = "Drop a camera here"
+OPENING_TEXT = "opening…"
+CAMERA_MIME = "application/x-beacon-camera-id"  # a camera from the camera list
+TILE_MIME = "application/x-beacon-tile"  # a tile of the wall (its number), to swap two tiles
+FPS_WINDOW_S = 2.0
+CLOSE_BUTTON_SIZE = 26
+BORDER = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TileCamera:
+    """What the overlay says about the camera on a tile."""
+
+    camera_id: str
+    name: str
+    tier: str  # "integrated" or "registered"
+    purpose: str  # "incident:2026-000101", "case:24-1187"
+
+
+def letterbox(picture: QSize, box: QRect) -> QRect:
+    """The largest rectangle of ``picture``'s aspect ratio inside ``box``, centred in it."""
+    if picture.isEmpty() or box.isEmpty():
+        return QRect()
+    fitted = picture.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    left = box.left() + (box.width() - fitted.width()) // 2
+    top = box.top() + (box.height() - fitted.height()) // 2
+    return QRect(left, top, fitted.width(), fitted.height())
+
+
+class VideoTile(QWidget):
+    """One tile of the wall: empty, opening, refused, or showing a feed."""
+
+    camera_dropped = Signal(object, str)  # (this tile, camera id) dropped from the camera list
+    tile_dropped = Signal(int, int)  # (number of the dragged tile, number of this tile)
+    close_requested = Signal(object)  # this tile: the × or Delete
+    maximise_requested = Signal(object)  # this tile: double-click, Enter or Return
+
+    def __init__(
+        self,
+        number: int,
+        parent: QWidget | None = None,
+        *,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(parent)
+        self.number = number
+        self._clock = clock
+        self._monotonic = monotonic
+        self.camera: TileCamera | None = None
+        self.handle: FeedHandle | None = None
+        self.requested_stream: str | None = None  # the stream last asked of the handle
+        self.overlay_visible = True
+        self._message: str | None = None  # shown when there is no handle: opening, denied
+        self._refused = False
+        self._array: object | None = None  # the numpy buffer under _image: keep it alive
+        self._image: QImage | None = None
+        self._frame_number = 0
+        self._last_frame_at = ""
+        self._arrivals: deque[float] = deque()
+        self._shown_state = ""
+        self._drag_over = False
+        self._press_at: QPoint | None = None
+
+        self.setObjectName("videoTile")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)
+
+        self.close_button = QToolButton(self)
+        self.close_button.setObjectName("tileCloseButton")
+        self.close_button.setText("×")
+        self.close_button.setToolTip("Close this feed (Delete)")
+        self.close_button.setAccessibleName("Close this feed")
+        self.close_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.close_button.setFixedSize(CLOSE_BUTTON_SIZE, CLOSE_BUTTON_SIZE)
+        self.close_button.clicked.connect(lambda: self.close_requested.emit(self))
+        self.close_button.hide()
+        self._update_accessible_name()
+
+    # ---- what the tile shows ----------------------------------------------------------------
+
+    @property
+    def is_empty(self) -> bool:
+        return self.camera is None
+
+    @property
+    def hint(self) -> str:
+        return EMPTY_TILE_HINT
+
+    @property
+    def has_picture(self) -> bool:
+        return self._image is not None
+
+    @property
+    def frame_number(self) -> int:
+        """The decoder's number of the frame on screen (0 before the first)."""
+        return self._frame_number
+
+    @property
+    def status_text(self) -> str:
+        """The state in words: the hint, ``opening…``, ``denied: …``, ``live``, ``ended: …``."""
+        if self.camera is None:
+            return self.hint
+        if self.handle is None:
+            return self._message or OPENING_TEXT
+        return self.handle.state.text
+
+    @property
+    def measured_fps(self) -> float:
+        """Frames per second that reached this tile over the last two seconds."""
+        if len(self._arrivals) < 2:
+            return 0.0
+        span = self._arrivals[-1] - self._arrivals[0]
+        return (len(self._arrivals) - 1) / span if span > 0 else 0.0
+
+    def show_opening(self, camera: TileCamera) -> None:
+        """The gate is being asked for ``camera``; nothing to paint yet."""
+        self._reset()
+        self.camera = camera
+        self._message = OPENING_TEXT
+        self._changed()
+
+    def show_refusal(self, text: str) -> None:
+        """The feed was not opened (``denied: …``, not recorded, …); the camera stays named."""
+        self.handle = None
+        self._drop_picture()
+        self._message = text
+        self._refused = True
+        self._changed()
+
+    def attach(self, handle: FeedHandle) -> None:
+        self.handle = handle
+        self.requested_stream = handle.stream
+        self._message = None
+        self._refused = False
+        if self.camera is not None:
+            self.camera = TileCamera(
+                self.camera.camera_id, self.camera.name, self.camera.tier, str(handle.lease.purpose)
+            )
+        self._changed()
+
+    def clear(self) -> FeedHandle | None:
+        """Empty the tile; returns the handle it showed (its lease is the caller's to end)."""
+        handle = self.handle
+        self._reset()
+        self._changed()
+        return handle
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        if visible != self.overlay_visible:
+            self.overlay_visible = visible
+            self.update()
+
+    def poll(self) -> bool:
+        """Take the handle's newest frame and state; repaint (and return True) on a change."""
+        handle = self.handle
+        if handle is None:
+            return False
+        changed = False
+        state = handle.state
+        if state.status is FeedStatus.ENDED:
+            # An ended lease may no longer be watched: the last frame goes too.
+            changed = self._drop_picture()
+        else:
+            frame = handle.latest()
+            if frame is not None:
+                self._show_frame(frame)
+                changed = True
+        if state.text != self._shown_state:
+            self._shown_state = state.text
+            self._update_accessible_name()
+            changed = True
+        if changed:
+            self.update()
+        return changed
+
+    def picture_rect(self) -> QRect:
+        """Where the picture goes: between the overlay's strips, so they never hide any of it
+        (a camera's own burned-in time or label, say); the whole tile with the overlay off."""
+        inner = self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
+        if not self.overlay_visible or self.camera is None:
+            return inner
+        strip = self._strip_height()
+        picture = inner.adjusted(0, strip, 0, -strip)
+        return picture if picture.height() >= strip else inner
+
+    def device_size(self) -> tuple[int, int]:
+        """The picture area in device pixels: what the decoder should scale frames to."""
+        ratio = self.devicePixelRatioF()
+        picture = self.picture_rect()
+        return max(1, round(picture.width() * ratio)), max(1, round(picture.height() * ratio))
+
+    def _show_frame(self, frame: Frame) -> None:
+        array = frame.image  # a copy made by FeedHandle.latest(): ours to keep, no second copy
+        height, width = array.shape[:2]
+        self._image = QImage(
+            array.data, width, height, array.strides[0], QImage.Format.Format_BGR888
+        )
+        self._array = array  # the QImage does not own the buffer; keep it while it is painted
+        self._frame_number = frame.number
+        now = self._monotonic()
+        self._arrivals.append(now)
+        while self._arrivals and now - self._arrivals[0] > FPS_WINDOW_S:
+            self._arrivals.popleft()
+        self._last_frame_at = self._clock().astimezone().strftime("%H:%M:%S")
+
+    def _drop_picture(self) -> bool:
+        had = self._image is not None
+        self._image = None
+        self._array = None
+        self._arrivals.clear()
+        return had
+
+    def _reset(self) -> None:
+        self.camera = None
+        self.handle = None
+        self.requested_stream = None
+        self._message = None
+        self._refused = False
+        self._drop_picture()
+        self._frame_number = 0
+        self._last_frame_at = ""
+        self._shown_state = ""
+
+    def _changed(self) -> None:
+        self._update_accessible_name()
+        self.close_button.setVisible(self.underMouse() and not self.is_empty)
+        self.update()
+
+    def _update_accessible_name(self) -> None:
+        if self.camera is None:
+            self.setAccessibleName(f"Video tile {self.number}: empty")
+        else:
+            self.setAccessibleName(
+                f"Video tile {self.number}: {self.camera.name}, {self.status_text}"
+            )
+
+    def set_number(self, number: int) -> None:
+        if number != self.number:
+            self.number = number
+            self._update_accessible_name()
+            self.update()
+
+    # ---- painting ---------------------------------------------------------------------------
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(160, 90)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        option = QStyleOption()
+        option.initFrom(self)
+        # The styled background: the tile's colour and border from theme.qss (which also sets
+        # the palette's window colour; filled first, as an opaque widget must paint every pixel).
+        painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
+        inner = self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
+        if self.camera is None:
+            self._paint_empty(painter, inner)
+        else:
+            self._paint_feed(painter, inner)
+        if self._drag_over or self.hasFocus():
+            pen = QPen(QColor(palette.VIDEO_FOCUS))
+            pen.setWidth(2)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(inner.adjusted(0, 0, -1, -1))
+        painter.end()
+
+    def _paint_empty(self, painter: QPainter, inner: QRect) -> None:
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.setFont(self.font())
+        text_box = inner.adjusted(11, 7, -11, -7)
+        painter.drawText(
+            text_box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, str(self.number)
+        )
+        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, self.hint)
+
+    def _paint_feed(self, painter: QPainter, inner: QRect) -> None:
+        painter.fillRect(inner, QColor(palette.VIDEO_BARS))
+        if self._image is not None:
+            target = letterbox(self._image.size(), self.picture_rect())
+            if target.size() != self._image.size():
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(target), self._image)
+        big = self._big_text()
+        if big is not None:
+            if self._image is not None:
+                painter.fillRect(inner, QColor(palette.VIDEO_DIM))
+            self._paint_big_text(painter, inner, big, self._state_colour())
+        if self.overlay_visible:
+            self._paint_overlay(painter, inner)
+
+    def _big_text(self) -> str | None:
+        """The state, big and centred, whenever there is no live picture."""
+        if self.handle is None:
+            return self._message or OPENING_TEXT
+        state = self.handle.state
+        if state.status is not FeedStatus.LIVE or self._image is None:
+            return state.text
+        return None
+
+    def _state_colour(self) -> QColor:
+        if self.handle is None:
+            return QColor(palette.VIDEO_DENIED if self._refused else palette.VIDEO_TEXT)
+        status = self.handle.state.status
+        if status is FeedStatus.LIVE:
+            return QColor(palette.VIDEO_LIVE)
+        if status is FeedStatus.CONNECTING:
+            return QColor(palette.VIDEO_TEXT)
+        return QColor(palette.VIDEO_WARNING)
+
+    def _paint_big_text(self, painter: QPainter, inner: QRect, text: str, colour: QColor) -> None:
+        strip = self._strip_height() if self.overlay_visible else 0
+        box = inner.adjusted(14, strip + 6, -14, -(strip + 6))
+        if box.height() < 12:
+            box = inner.adjusted(6, 2, -6, -2)
+        font = QFont(self.font())
+        font.setBold(True)
+        flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+        size = max(12, min(26, inner.height() // 8))
+        while True:
+            font.setPixelSize(size)
+            needed = QFontMetrics(font).boundingRect(box, flags, text)
+            if (needed.width() <= box.width() and needed.height() <= box.height()) or size <= 9:
+                break
+            size -= 1
+        painter.setFont(font)
+        painter.setPen(colour)
+        painter.drawText(box, flags, text)
+
+    def _overlay_font(self, bold: bool = False) -> QFont:
+        font = QFont(self.font())
+        font.setPixelSize(max(11, min(14, self.height() // 14)))
+        font.setBold(bold)
+        return font
+
+    def _strip_height(self) -> int:
+        return QFontMetrics(self._overlay_font()).height() + 8
+
+    def _paint_overlay(self, painter: QPainter, inner: QRect) -> None:
+        camera = self.camera
+        assert camera is not None
+        height = self._strip_height()
+        scrim = QColor(palette.VIDEO_SCRIM)
+        top = QRect(inner.left(), inner.top(), inner.width(), height)
+        bottom = QRect(inner.left(), inner.bottom() - height + 1, inner.width(), height)
+        painter.fillRect(top, scrim)
+        painter.fillRect(bottom, scrim)
+        pad = 8
+        middle = Qt.AlignmentFlag.AlignVCenter
+
+        # Top: number, camera name (bold), tier; room on the right for the close button.
+        text_top = top.adjusted(pad, 0, -(pad + CLOSE_BUTTON_SIZE + 4), 0)
+        bold, plain = self._overlay_font(bold=True), self._overlay_font()
+        tier = f"  ·  {camera.tier}"
+        tier_width = QFontMetrics(plain).horizontalAdvance(tier)
+        name_room = max(0, text_top.width() - tier_width)
+        name = QFontMetrics(bold).elidedText(
+            f"{self.number}  {camera.name}", Qt.TextElideMode.ElideRight, name_room
+        )
+        painter.setFont(bold)
+        painter.setPen(QColor(palette.VIDEO_TEXT))
+        painter.drawText(text_top, Qt.AlignmentFlag.AlignLeft | middle, name)
+        name_width = QFontMetrics(bold).horizontalAdvance(name)
+        painter.setFont(plain)
+        painter.setPen(QColor(palette.VIDEO_TEXT_MUTED))
+        tier_box = text_top.adjusted(name_width, 0, 0, 0)
+        tier_text = QFontMetrics(plain).elidedText(
+            tier, Qt.TextElideMode.ElideRight, max(0, tier_box.width())
+        )
+        painter.drawText(tier_box, Qt.AlignmentFlag.AlignLeft | middle, tier_text)
+
+        # Bottom: purpose on the left; last frame time, measured fps and state on the right.
+        text_bottom = bottom.adjusted(pad, 0, -pad, 0)
+        metrics = QFontMetrics(plain)
+        facts: list[tuple[str, QColor]] = []
+        if self.handle is not None:
+            if self._last_frame_at:
+                facts.append((f"{self._last_frame_at}  ·  ", QColor(palette.VIDEO_TEXT_MUTED)))
+                facts.append(
+                    (f"{self.measured_fps:.1f} fps  ·  ", QColor(palette.VIDEO_TEXT_MUTED))
+                )
+            facts.append((self.handle.state.text, self._state_colour()))
+        right_width = sum(metrics.horizontalAdvance(text) for text, _ in facts)
+        if right_width > text_bottom.width() * 0.7 and len(facts) > 1:
+            facts = facts[-1:]  # a narrow tile keeps the state, drops time and fps
+            right_width = metrics.horizontalAdvance(facts[0][0])
+        purpose_room = max(0, text_bottom.width() - right_width - 12)
+        purpose = metrics.elidedText(camera.purpose, Qt.TextElideMode.ElideRight, purpose_room)
+        painter.setPen(QColor(palette.VIDEO_TEXT))
+        painter.drawText(text_bottom, Qt.AlignmentFlag.AlignLeft | middle, purpose)
+        x = text_bottom.right() + 1 - right_width
+        for text, colour in facts:
+            width = metrics.horizontalAdvance(text)
+            box = QRect(x, text_bottom.top(), width, text_bottom.height())
+            painter.setPen(colour)
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | middle, text)
+            x += width
+
+    # ---- mouse, keyboard, drag and drop -------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.close_button.move(self.width() - BORDER - CLOSE_BUTTON_SIZE - 4, BORDER + 3)
+
+    def enterEvent(self, event: QEnterEvent) -> None:
+        self.close_button.setVisible(not self.is_empty)
+        super().enterEvent(event)
+
+    def leaveEvent(self, event: object) -> None:
+        self.close_button.hide()
+        super().leaveEvent(event)  # type: ignore[arg-type]
+
+    def focusInEvent(self, event: object) -> None:
+        self.update()
+        super().focusInEvent(event)  # type: ignore[arg-type]
+
+    def focusOutEvent(self, event: object) -> None:
+        self.update()
+        super().focusOutEvent(event)  # type: ignore[arg-type]
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.maximise_requested.emit(self)
+        elif key == Qt.Key.Key_Delete and not self.is_empty:
+            self.close_requested.emit(self)
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.maximise_requested.emit(self)
+            event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_at = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._press_at = None
+        super().mouseReleaseEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        start = self._press_at
+        if (
+            start is None
+            or self.is_empty
+            or not event.buttons() & Qt.MouseButton.LeftButton
+            or (event.position().toPoint() - start).manhattanLength()
+            < QApplication.startDragDistance()
+        ):
+            return
+        self._press_at = None
+        mime = QMimeData()
+        mime.setData(TILE_MIME, QByteArray(str(self.number).encode()))
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        drag.setPixmap(self.grab().scaledToWidth(min(240, max(1, self.width()))))
+        drag.exec(Qt.DropAction.MoveAction)
+
+    @staticmethod
+    def dragged_tile_number(mime: QMimeData) -> int | None:
+        if not mime.hasFormat(TILE_MIME):
+            return None
+        try:
+            return int(bytes(mime.data(TILE_MIME).data()).decode())
+        except ValueError:
+            return None
+
+    @staticmethod
+    def dragged_camera_id(mime: QMimeData) -> str | None:
+        if not mime.hasFormat(CAMERA_MIME):
+            return None
+        camera_id = bytes(mime.data(CAMERA_MIME).data()).decode().strip()
+        return camera_id or None
+
+    def _accepts(self, mime: QMimeData) -> bool:
+        if self.dragged_camera_id(mime) is not None:
+            return True
+        number = self.dragged_tile_number(mime)
+        return number is not None and number != self.number
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+            self._drag_over = True
+            self.update()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._accepts(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._drag_over = False
+        self.update()
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self._drag_over = False
+        self.update()
+        mime = event.mimeData()
+        camera_id = self.dragged_camera_id(mime)
+        number = self.dragged_tile_number(mime)
+        if camera_id is not None:
+            event.acceptProposedAction()
+            self.camera_dropped.emit(self, camera_id)
+        elif number is not None and number != self.number:
+            event.acceptProposedAction()
+            self.tile_dropped.emit(number, self.number)
+        else:
+            event.ignore()
