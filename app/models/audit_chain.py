@@ -54,6 +54,7 @@ class AuditEventType(enum.StrEnum):
     REGISTRY_IMPORT = "registry_import"
     REGISTRY_EXPORT = "registry_export"
     USER_ADMIN = "user_admin"
+    CAMERA_CHANGED = "camera_changed"
 
 
 class Outcome(enum.StrEnum):

@@ -4,7 +4,7 @@ redacted wherever they could be shown or logged."""
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "file"})
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]*@")
@@ -30,7 +30,11 @@ def check_stream_url(url: str | None) -> str | None:
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:
-    """Split a URL someone typed with credentials into (clean URL, user name, password)."""
+    """Split a URL someone typed with credentials into (clean URL, user name, password).
+
+    The user name and password come back percent-decoded (``p%40ss`` in a URL is ``p@ss``),
+    as the keyring keeps them; ``url_with_credentials`` encodes them again.
+    """
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url, None, None
@@ -39,7 +43,9 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     if parts.port is not None:
         netloc += f":{parts.port}"
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return clean, parts.username, parts.password
+    username = unquote(parts.username) if parts.username is not None else None
+    password = unquote(parts.password) if parts.password is not None else None
+    return clean, username, password
 
 
 def url_with_credentials(url: str, username: str, password: str) -> str:
