@@ -69,6 +69,7 @@ def test_a_typed_url_is_split_into_a_clean_url_and_credentials():
     clean, user, password = split_credentials("rtsp://viewer:p%25w%40d%21%3Ax@[fe80::1]:8554/a?b=1")
     assert clean == "rtsp://[fe80::1]:8554/a?b=1"
     assert (user, password) == ("viewer", PASSWORD)  # decoded, as the keyring keeps it
+    assert user is not None and password is not None
     assert url_with_credentials(clean, user, password) == (
         "rtsp://viewer:p%25w%40d%21%3Ax@[fe80::1]:8554/a?b=1"
     )
