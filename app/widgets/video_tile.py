@@ -48,7 +48,7 @@ from PySide6.QtWidgets import (
 from app.services.clock import Clock, utc_now
 from app.video.feed_state import FeedStatus
 from app.video.feed_supervisor import FeedHandle
-from app.video.frame_exchange import Frame
+from app.video.frame_exchange import Frame, Image
 from app.widgets import palette
 
 EMPTY_TILE_HINT = "Drop a camera here"
@@ -56,6 +56,7 @@ OPENING_TEXT = "opening…"
 CAMERA_MIME = "application/x-beacon-camera-id"  # a camera from the camera list
 TILE_MIME = "application/x-beacon-tile"  # a tile of the wall (its number), to swap two tiles
 FPS_WINDOW_S = 2.0
+PAINT_HISTORY = 256  # decode-to-paint latencies a tile keeps (about 17 s at 15 fps)
 CLOSE_BUTTON_SIZE = 26
 BORDER = 1
 
@@ -106,11 +107,16 @@ class VideoTile(QWidget):
         self.overlay_visible = True
         self._message: str | None = None  # shown when there is no handle: opening, denied
         self._refused = False
-        self._array: object | None = None  # the numpy buffer under _image: keep it alive
+        self._array: Image | None = None  # the numpy buffer under _image: keep it alive
         self._image: QImage | None = None
         self._frame_number = 0
         self._last_frame_at = ""
         self._arrivals: deque[float] = deque()
+        # Stream health: frames painted, and how long each took from decoder to screen
+        # (milliseconds, newest last). Bounded, cheap: one subtraction per painted frame.
+        self.frames_painted = 0
+        self.paint_latencies_ms: deque[float] = deque(maxlen=PAINT_HISTORY)
+        self._unpainted_decoded_ns = 0  # decoded_at_ns of the frame not yet painted, else 0
         self._shown_state = ""
         self._drag_over = False
         self._press_at: QPoint | None = None
@@ -146,6 +152,11 @@ class VideoTile(QWidget):
     @property
     def has_picture(self) -> bool:
         return self._image is not None
+
+    @property
+    def picture(self) -> Image | None:
+        """The frame on screen (BGR, as shown: scaled and privacy-masked), or None."""
+        return self._array if self._image is not None else None
 
     @property
     def frame_number(self) -> int:
@@ -254,6 +265,7 @@ class VideoTile(QWidget):
         )
         self._array = array  # the QImage does not own the buffer; keep it while it is painted
         self._frame_number = frame.number
+        self._unpainted_decoded_ns = frame.decoded_at_ns
         now = self._monotonic()
         self._arrivals.append(now)
         while self._arrivals and now - self._arrivals[0] > FPS_WINDOW_S:
@@ -265,6 +277,7 @@ class VideoTile(QWidget):
         self._image = None
         self._array = None
         self._arrivals.clear()
+        self._unpainted_decoded_ns = 0
         return had
 
     def _reset(self) -> None:
@@ -339,6 +352,7 @@ class VideoTile(QWidget):
             if target.size() != self._image.size():
                 painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             painter.drawImage(QRectF(target), self._image)
+            self._count_painted()
         big = self._big_text()
         if big is not None:
             if self._image is not None:
@@ -346,6 +360,15 @@ class VideoTile(QWidget):
             self._paint_big_text(painter, inner, big, self._state_colour())
         if self.overlay_visible:
             self._paint_overlay(painter, inner)
+
+    def _count_painted(self) -> None:
+        """Record a newly decoded frame's first paint (a repaint of the same frame is not one).
+        ``decoded_at_ns`` is the decoder's ``time.monotonic_ns``: CLOCK_MONOTONIC, system-wide."""
+        decoded_at = self._unpainted_decoded_ns
+        if decoded_at:
+            self._unpainted_decoded_ns = 0
+            self.frames_painted += 1
+            self.paint_latencies_ms.append((time.monotonic_ns() - decoded_at) / 1e6)
 
     def _big_text(self) -> str | None:
         """The state, big and centred, whenever there is no live picture."""

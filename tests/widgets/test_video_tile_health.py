@@ -1,0 +1,79 @@
+"""The tile's stream-health counters: frames painted and decode-to-paint latency."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import numpy as np
+
+from app.video.feed_state import FeedState, FeedStatus
+from app.video.frame_exchange import Frame
+from app.widgets.video_tile import PAINT_HISTORY, TileCamera, VideoTile
+
+
+class StubHandle:
+    """Just what ``VideoTile.poll`` reads of a FeedHandle: a state and the newest frame."""
+
+    def __init__(self) -> None:
+        self.state = FeedState(FeedStatus.LIVE)
+        self.next: Frame | None = None
+
+    def latest(self) -> Frame | None:
+        frame, self.next = self.next, None
+        return frame
+
+
+def frame(number: int, age_ms: float) -> Frame:
+    image = np.full((180, 320, 3), 128, np.uint8)
+    return Frame(image, number, time.monotonic_ns() - int(age_ms * 1e6), 0)
+
+
+def live_tile(qtbot: Any) -> tuple[VideoTile, StubHandle]:
+    tile = VideoTile(1)
+    qtbot.addWidget(tile)
+    tile.resize(480, 270)
+    tile.show_opening(TileCamera("cam-1", "Harbor Deli door", "integrated", "incident:1"))
+    handle = StubHandle()
+    tile.handle = cast(Any, handle)
+    return tile, handle
+
+
+def test_a_new_frame_counts_once_when_first_painted(qtbot: Any) -> None:
+    tile, handle = live_tile(qtbot)
+    assert tile.frames_painted == 0 and not tile.paint_latencies_ms
+
+    handle.next = frame(1, age_ms=40)
+    assert tile.poll()
+    assert tile.frames_painted == 0  # taken, not yet on screen
+    tile.grab()  # paints
+    assert tile.frames_painted == 1
+    (latency,) = tile.paint_latencies_ms
+    assert 40 <= latency < 2000
+
+    tile.grab()  # the same frame again (an overlay change, a resize): not a new frame
+    assert tile.frames_painted == 1
+
+    handle.next = frame(2, age_ms=5)
+    tile.poll()
+    tile.grab()
+    assert tile.frames_painted == 2
+    assert 5 <= tile.paint_latencies_ms[-1] < tile.paint_latencies_ms[0]
+
+
+def test_a_dropped_picture_is_not_counted_and_history_is_bounded(qtbot: Any) -> None:
+    tile, handle = live_tile(qtbot)
+    handle.next = frame(1, age_ms=1)
+    tile.poll()
+    handle.state = FeedState(FeedStatus.ENDED, "policy_revoked")
+    tile.poll()  # the last frame goes, unpainted
+    tile.grab()
+    assert tile.frames_painted == 0
+
+    handle.state = FeedState(FeedStatus.LIVE)
+    for number in range(PAINT_HISTORY + 10):
+        handle.next = frame(number, age_ms=1)
+        tile.poll()
+        tile.grab()
+    assert tile.frames_painted == PAINT_HISTORY + 10
+    assert len(tile.paint_latencies_ms) == PAINT_HISTORY
