@@ -46,12 +46,18 @@ class MapSettings(_Section):
     default_radius_m: float = Field(default=300, gt=0, le=50_000)
 
 
+class EvidenceSettings(_Section):
+    # Where snapshots and clips are saved; default: "exports" in the data directory.
+    export_dir: Path | None = None
+
+
 class Settings(_Section):
     workstation: str = Field(default_factory=socket.gethostname, min_length=1)
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     security: SecuritySettings = SecuritySettings()
     policy: PolicySettings = PolicySettings()
     map: MapSettings = MapSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
 
     @property
     def registry_db(self) -> Path:
@@ -60,6 +66,10 @@ class Settings(_Section):
     @property
     def audit_db(self) -> Path:
         return self.data_dir / "audit.sqlite"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.evidence.export_dir or self.data_dir / "exports"
 
     @property
     def keyring_dir(self) -> Path:

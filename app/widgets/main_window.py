@@ -151,6 +151,8 @@ class MainWindow(QMainWindow):
             supervisor=supervisor,
             jobs=jobs,
             user=user,
+            audit=audit,
+            export_dir=settings.exports_dir,
             selected_incident=self.incident_panel.selected_cad_number,
             clock=clock,
         )
@@ -281,10 +283,13 @@ class MainWindow(QMainWindow):
         self.wall_toolbar.addSeparator()
         self.wall_toolbar.addAction(wall.overlay_action)
         self.wall_toolbar.addAction(wall.case_action)
+        self.wall_toolbar.addAction(wall.snapshot_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.wall_toolbar)
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
+        file_menu.addAction(wall.snapshot_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addAction(self.sign_out_action)
         file_menu.addSeparator()
@@ -314,6 +319,7 @@ class MainWindow(QMainWindow):
             wall.overlay_action,
             wall.restore_action,
             wall.case_action,
+            wall.snapshot_action,
         )
 
     def shortcuts(self) -> list[Shortcut]:
@@ -353,6 +359,7 @@ class MainWindow(QMainWindow):
             ("Maximise the focused tile", "Enter or double-click"),
             ("Back to the wall from a maximised tile", "Esc"),
             ("Close the focused tile's feed", "Delete"),
+            ("Save a snapshot of the focused tile (PNG, SHA-256, audited)", "Ctrl+S"),
             ("Close this list", "Esc"),
         ]
         return rows

@@ -20,6 +20,7 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QResizeEvent
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import QWidget
 
 from app.models.policy import Purpose, PurposeKind
 from app.services.accounts import SignedInUser
-from app.services.audit_log import AuditWriteError
+from app.services.audit_log import AuditLog, AuditWriteError
 from app.services.clock import Clock, utc_now
 from app.services.policy_gate import (
     FeedDenied,
@@ -38,6 +39,7 @@ from app.services.policy_gate import (
     UnknownCameraError,
 )
 from app.services.registry_rows import CameraRow
+from app.services.snapshot_export import ExportReceipt, export_snapshot
 from app.video.feed_state import FeedStatus
 from app.video.feed_supervisor import FeedHandle, FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
@@ -115,6 +117,7 @@ class VideoWall(QWidget):
     """Tiles in one of ``LAYOUTS``, fed through the policy gate and the feed supervisor."""
 
     message = Signal(str)  # for the status bar: what the operator should know about the wall
+    snapshot_saved = Signal(object)  # ExportReceipt
 
     def __init__(
         self,
@@ -123,6 +126,8 @@ class VideoWall(QWidget):
         supervisor: FeedSupervisor,
         jobs: BackgroundJobs,
         user: SignedInUser,
+        audit: AuditLog,
+        export_dir: Path,
         selected_incident: Callable[[], str | None] = lambda: None,
         clock: Clock = utc_now,
         layout: str = "2x2",
@@ -135,6 +140,8 @@ class VideoWall(QWidget):
         self._supervisor = supervisor
         self._jobs = jobs
         self._user = user
+        self._audit = audit
+        self._export_dir = export_dir
         self._selected_incident = selected_incident
         self._clock = clock
         self._pool: list[VideoTile] = []
@@ -189,6 +196,14 @@ class VideoWall(QWidget):
         self.restore_action.setEnabled(False)
         self.restore_action.triggered.connect(self.restore)
         self.addAction(self.restore_action)
+        self.snapshot_action = QAction("Save &snapshot", self)
+        self.snapshot_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.snapshot_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.snapshot_action.setToolTip(
+            "Save the focused (or maximised) tile's picture as evidence: PNG, SHA-256, audited"
+        )
+        self.snapshot_action.triggered.connect(lambda: self.save_snapshot(self.current_tile()))
+        self.addAction(self.snapshot_action)
         self.case_action = QAction("Case &number for new feeds…", self)
         self.case_action.triggered.connect(lambda: self._ask_case(None))
         self.addAction(self.case_action)
@@ -440,6 +455,47 @@ class VideoWall(QWidget):
         if not isinstance(error, FeedDenied | AuditWriteError):
             log.error("opening a feed failed", exc_info=error)
         tile.show_refusal(refusal_text(error))
+
+    def current_tile(self) -> VideoTile | None:
+        """The tile an action applies to: the maximised one, else the one with the focus."""
+        if self._maximised is not None:
+            return self._maximised
+        return next((tile for tile in self.tiles if tile.hasFocus()), None)
+
+    def save_snapshot(self, tile: VideoTile | None) -> None:
+        """Export the tile's picture (as shown: scaled and masked), off the UI thread."""
+        picture = tile.picture if tile is not None else None
+        if tile is None or tile.handle is None or picture is None:
+            self.message.emit("No picture to save: select a tile that shows a live feed.")
+            return
+        lease = tile.handle.lease
+        audit, actor, folder = self._audit, self._user.username, self._export_dir
+
+        def work() -> ExportReceipt:
+            return export_snapshot(
+                picture,
+                camera_id=lease.camera_id,
+                camera_name=lease.camera_name,
+                purpose=str(lease.purpose),
+                actor=actor,
+                export_dir=folder,
+                audit=audit,
+            )
+
+        def saved(receipt: ExportReceipt) -> None:
+            self.snapshot_saved.emit(receipt)
+            self.message.emit(
+                f"Snapshot of {lease.camera_name} saved: {receipt.path} "
+                f"(SHA-256 {receipt.sha256[:16]}…)"
+            )
+
+        def failed(error: Exception) -> None:
+            if isinstance(error, AuditWriteError):
+                self.message.emit("Snapshot not saved: it could not be recorded in the audit log.")
+            else:
+                self.message.emit(f"Snapshot not saved: {error}")
+
+        self._jobs.submit(f"Saving a snapshot of {lease.camera_name}", work, saved, failed)
 
     def close_tile(self, tile: VideoTile, reason: str = "closed_by_operator") -> None:
         """Empty ``tile`` and end its lease through the gate (audited), off the UI thread."""

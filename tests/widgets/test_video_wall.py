@@ -521,3 +521,23 @@ def process_alive(pid: int) -> bool:
     # A zombie still answers signal 0; it is gone once its state says so.
     status = Path(f"/proc/{pid}/status")
     return status.exists() and "zombie" not in status.read_text()
+
+
+def test_ctrl_s_saves_the_focused_tiles_picture_as_audited_evidence(qtbot, window, settings):
+    tile = window.wall.tiles[0]
+    assert drop(tile, camera_mime("cam-clip-1"))
+    wait_live(qtbot, tile)
+    window.wall.save_snapshot(window.wall.tiles[1])  # an empty tile: nothing to save
+    assert "No picture to save" in window.statusBar().currentMessage()
+    tile.setFocus()
+    qtbot.waitUntil(tile.hasFocus)
+    with qtbot.waitSignal(window.wall.snapshot_saved, timeout=10_000) as saved:
+        qtbot.keyClick(tile, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    receipt = saved.args[0]
+    assert receipt.path.parent == settings.exports_dir and receipt.path.is_file()
+    image = cv2.imread(str(receipt.path))
+    assert image is not None and image.shape[2] == 3 and 100 <= image.mean() <= 200
+    (event,) = audit_events(settings, AuditEventType.EXPORT)
+    assert event["camera_id"] == "cam-clip-1" and event["purpose"] == f"incident:{INCIDENT}"
+    assert event["details"]["sha256"] == receipt.sha256
+    assert receipt.sha256[:16] in window.statusBar().currentMessage()
