@@ -23,10 +23,10 @@ Phases:
    until a tile falls below 14 frames/s.
 
 ``--decoders N`` sets the number of network decode processes (default 2, measured better than 3
-on 2 cores); ``--renice-decoders NICE`` is an experiment the console does not do (the decode
-processes at a lower priority than the UI); ``--profile`` prints a cProfile of the UI process
-over the 16-tile window. CPU is utime + stime from /proc of this process and every decode
-process; the RTSP server's own CPU is reported apart (``rtsp_server_cores``).
+on 2 cores; decode processes run at nice 10, as in the console); ``--profile`` prints a
+cProfile of the UI process over the 16-tile window. CPU is utime + stime from /proc of this
+process and every decode process; the RTSP server's own CPU is reported apart
+(``rtsp_server_cores``).
 
 Prints progress lines and, on its last line, one JSON object.
 
@@ -119,14 +119,6 @@ def rss_bytes(pids: Sequence[int]) -> int:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
     return total
-
-
-def renice(pid: int, niceness: int) -> None:
-    """Set the nice value of every thread of ``pid`` (Linux: nice is per thread; threads
-    started later inherit their creator's)."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(ProcessLookupError):
-            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -507,7 +499,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     results: dict[str, object] = {
         "quick": args.quick,
         "network_decoders": args.decoders,
-        "renice_decoders": args.renice_decoders,
     }
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="beacon-wall-")))
@@ -535,12 +526,6 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         # Feeds are closed (and decode processes stopped) before the server goes.
         stack.callback(lambda: QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete))
         progress(f"decode processes: {bench.supervisor.decoder_pids()}")
-        if args.renice_decoders:
-            # An experiment, not what the console does: lower the decoders' priority so that
-            # the UI thread is never queued behind a dozen decoding threads.
-            for pid in bench.supervisor.decoder_pids():
-                renice(pid, args.renice_decoders)
-            progress(f"decode processes reniced to {args.renice_decoders} (experiment)")
 
         # 2. 16 tiles of 1080p15, main stream only, then the soak.
         with bench.walls(bench.main_cameras[:MAIN_TILES], "4x4", MAIN_TILES) as tiles:
@@ -626,13 +611,6 @@ def main() -> None:
         type=int,
         default=NETWORK_DECODERS,
         help=f"network decode processes (default {NETWORK_DECODERS})",
-    )
-    parser.add_argument(
-        "--renice-decoders",
-        type=int,
-        default=0,
-        metavar="NICE",
-        help="experiment: run the decode processes at this nice value (the console does not)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the UI process over the 16-tile window"
