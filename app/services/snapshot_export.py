@@ -44,8 +44,13 @@ def export_snapshot(
     export_dir: Path,
     audit: AuditLog,
 ) -> ExportReceipt:
-    """Save ``image`` (BGR, as shown: scaled and privacy-masked) as evidence."""
-    ok, encoded = cv2.imencode(".png", image)
+    """Save ``image`` (BGR or the wall's BGRX, as shown: scaled and privacy-masked) as evidence."""
+    bgr = (
+        cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+        if image.ndim == 3 and image.shape[2] == 4
+        else image
+    )
+    ok, encoded = cv2.imencode(".png", bgr)  # no alpha: X is padding, not transparency
     if not ok:
         raise ExportError("the frame could not be encoded as PNG")
     data = encoded.tobytes()

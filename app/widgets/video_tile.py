@@ -155,7 +155,7 @@ class VideoTile(QWidget):
 
     @property
     def picture(self) -> Image | None:
-        """The frame on screen (BGR, as shown: scaled and privacy-masked), or None."""
+        """The frame on screen (BGRX, as shown: scaled and privacy-masked), or None."""
         return self._array if self._image is not None else None
 
     @property
@@ -261,7 +261,7 @@ class VideoTile(QWidget):
         array = frame.image  # a copy made by FeedHandle.latest(): ours to keep, no second copy
         height, width = array.shape[:2]
         self._image = QImage(
-            array.data, width, height, array.strides[0], QImage.Format.Format_BGR888
+            array.data, width, height, array.strides[0], QImage.Format.Format_RGB32
         )
         self._array = array  # the QImage does not own the buffer; keep it while it is painted
         self._frame_number = frame.number

@@ -15,9 +15,11 @@ from tests.disk import fill, small_filesystem
 
 
 def picture() -> np.ndarray:
-    image = np.zeros((90, 160, 3), np.uint8)
-    image[:, :80] = (0, 0, 255)
-    image[30:60, 100:140] = (255, 255, 255)
+    """As the wall shows it: BGRX."""
+    image = np.zeros((90, 160, 4), np.uint8)
+    image[:, :80] = (0, 0, 255, 255)
+    image[30:60, 100:140] = (255, 255, 255, 255)
+    image[:, 80:, 3] = 0  # padding: whatever X holds, nothing of it reaches the file
     return image
 
 
@@ -39,8 +41,9 @@ def test_snapshot_is_exact_hashed_and_audited(audit_log: AuditLog, settings: Set
     assert receipt.path.name == "cam_0042_20261118T153000_000000Z.png"
     data = receipt.path.read_bytes()
     assert hashlib.sha256(data).hexdigest() == receipt.sha256 and len(data) == receipt.size_bytes
-    back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    assert back is not None and np.array_equal(back, picture()), "PNG is lossless"
+    back = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert back is not None and back.shape == (90, 160, 3), "BGR: no alpha channel"
+    assert np.array_equal(back, picture()[..., :3]), "PNG is lossless"
     [event] = [e for e in read_events(settings.audit_db) if e["event_type"] == "export"]
     assert event["camera_id"] == "cam/0042" and event["purpose"] == "incident:2026-004518"
     assert event["details"]["sha256"] == receipt.sha256

@@ -58,8 +58,9 @@ def test_file_feed_is_scaled_masked_and_paced(qtbot, supervisor, lease_for: Leas
     lease.privacy_masks.append([[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]])
     handle = supervisor.open(lease, "main", (160, 160))
     frame = next_frame(qtbot, handle)
-    assert frame.image.shape == (120, 160, 3), "fit inside the tile, aspect kept"
-    assert int(frame.image[:, :75].max()) == 0, "privacy mask must black out the left half"
+    assert frame.image.shape == (120, 160, 4), "fit inside the tile, aspect kept; BGRX"
+    assert int(frame.image[..., 3].min()) == 255, "X is opaque: QImage.Format_RGB32 as it is"
+    assert int(frame.image[:, :75, :3].max()) == 0, "privacy mask must black out the left half"
     assert int(frame.image[:, 85:].min()) >= 100
     qtbot.waitUntil(lambda: handle.state.status is FeedStatus.LIVE, timeout=5000)
     first = frame.number
@@ -88,7 +89,7 @@ def test_rtsp_feed_reconnects_after_the_server_returns(
 ):
     handle = supervisor.open(lease_for(rtsp_server.url(StandardPaths.SUB)), "main", (640, 360))
     frame = next_frame(qtbot, handle)
-    assert frame.image.shape == (360, 640, 3)
+    assert frame.image.shape == (360, 640, 4)
     rtsp_server.stop()
     qtbot.waitUntil(
         lambda: handle.state.status in (FeedStatus.RECONNECTING, FeedStatus.STREAM_LOST),

@@ -13,7 +13,7 @@ from app.video.frame_exchange import FrameExchange
 def _writer(name: str, frames: int) -> None:
     exchange = FrameExchange.attach(name, 64, 48)
     for number in range(1, frames + 1):
-        image = np.full((48, 64, 3), number % 256, np.uint8)
+        image = np.full((48, 64, 4), number % 256, np.uint8)
         exchange.write(image, number, time.monotonic_ns(), 0)
     exchange.close()
 
@@ -29,16 +29,16 @@ def test_newest_frame_only_and_drops_counted(exchange: FrameExchange):
     assert exchange.read() is None
     writer = exchange  # one process here; the decode process attaches by name
     for number in range(1, 4):
-        writer.write(np.full((48, 64, 3), number, np.uint8), number, number, 0)
+        writer.write(np.full((48, 64, 4), number, np.uint8), number, number, 0)
     frame = exchange.read()
     assert frame is not None and frame.number == 3 and int(frame.image[0, 0, 0]) == 3
     assert exchange.dropped == 2
     assert exchange.read() is None, "the same frame is never handed out twice"
-    writer.write(np.full((24, 32, 3), 9, np.uint8), 4, 4, 0)  # smaller frame: resolution change
+    writer.write(np.full((24, 32, 4), 9, np.uint8), 4, 4, 0)  # smaller frame: resolution change
     frame = exchange.read()
-    assert frame is not None and frame.image.shape == (24, 32, 3) and exchange.dropped == 2
+    assert frame is not None and frame.image.shape == (24, 32, 4) and exchange.dropped == 2
     with pytest.raises(ValueError, match="exceeds"):
-        writer.write(np.zeros((49, 64, 3), np.uint8), 5, 5, 0)
+        writer.write(np.zeros((49, 64, 4), np.uint8), 5, 5, 0)
 
 
 def test_frames_cross_processes_without_tearing(exchange: FrameExchange):

@@ -25,7 +25,7 @@ class StubHandle:
 
 
 def frame(number: int, age_ms: float) -> Frame:
-    image = np.full((180, 320, 3), 128, np.uint8)
+    image = np.full((180, 320, 4), 128, np.uint8)
     return Frame(image, number, time.monotonic_ns() - int(age_ms * 1e6), 0)
 
 

@@ -535,8 +535,9 @@ def test_ctrl_s_saves_the_focused_tiles_picture_as_audited_evidence(qtbot, windo
         qtbot.keyClick(tile, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     receipt = saved.args[0]
     assert receipt.path.parent == settings.exports_dir and receipt.path.is_file()
-    image = cv2.imread(str(receipt.path))
-    assert image is not None and image.shape[2] == 3 and 100 <= image.mean() <= 200
+    image = cv2.imread(str(receipt.path), cv2.IMREAD_UNCHANGED)
+    assert image is not None and image.shape[2] == 3, "BGR, the wall's padding byte dropped"
+    assert 100 <= image.mean() <= 200
     (event,) = audit_events(settings, AuditEventType.EXPORT)
     assert event["camera_id"] == "cam-clip-1" and event["purpose"] == f"incident:{INCIDENT}"
     assert event["details"]["sha256"] == receipt.sha256
