@@ -46,6 +46,10 @@ class MapSettings(_Section):
     default_radius_m: float = Field(default=300, gt=0, le=50_000)
 
 
+class WallSettings(_Section):
+    tour_interval_s: float = Field(default=10, ge=1, le=3600)  # each camera's time on a tour
+
+
 class EvidenceSettings(_Section):
     # Where snapshots and clips are saved; default: "exports" in the data directory.
     export_dir: Path | None = None
@@ -57,6 +61,7 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     policy: PolicySettings = PolicySettings()
     map: MapSettings = MapSettings()
+    wall: WallSettings = WallSettings()
     evidence: EvidenceSettings = EvidenceSettings()
 
     @property

@@ -81,13 +81,14 @@ class CameraTableModel(QAbstractTableModel):
         return [CAMERA_MIME]
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        """The camera of the first dragged row (the wall takes one camera per tile)."""
+        """The dragged rows' cameras, one id per line: one opens on the tile it is dropped on,
+        several tour it."""
         mime = QMimeData()
-        valid = [index for index in indexes if index.isValid()]
-        if valid:
-            camera_id = self._rows[valid[0].row()].camera_id
-            mime.setData(CAMERA_MIME, QByteArray(camera_id.encode()))
-            mime.setText(camera_id)
+        rows = dict.fromkeys(index.row() for index in indexes if index.isValid())
+        camera_ids = "\n".join(self._rows[row].camera_id for row in rows)
+        if camera_ids:
+            mime.setData(CAMERA_MIME, QByteArray(camera_ids.encode()))
+            mime.setText(camera_ids)
         return mime
 
     def supportedDragActions(self) -> Qt.DropAction:
@@ -132,7 +133,8 @@ class CameraList(QWidget):
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several cameras (Ctrl/Shift-click) make a tour when dragged onto a tile or Ctrl+T.
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setAlternatingRowColors(True)
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
@@ -176,6 +178,11 @@ class CameraList(QWidget):
     def visible_camera_ids(self) -> list[str]:
         """The ids in the order the table shows them (after filtering and sorting)."""
         return [str(self.proxy.index(row, 0).data()) for row in range(self.proxy.rowCount())]
+
+    def selected_camera_ids(self) -> list[str]:
+        """The selected cameras, in the order the table shows them."""
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        return [str(self.proxy.index(row, 0).data()) for row in rows]
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -154,7 +154,10 @@ class MainWindow(QMainWindow):
             audit=audit,
             export_dir=settings.exports_dir,
             selected_incident=self.incident_panel.selected_cad_number,
+            # The camera list is built after the wall: look it up when asked.
+            selected_cameras=lambda: self.camera_list.selected_camera_ids(),  # noqa: PLW0108
             clock=clock,
+            tour_interval_s=settings.wall.tour_interval_s,
         )
         self.wall.message.connect(self._show_failure)
         self.lock_screen = LockScreen(user.display_name, user.username)
@@ -306,6 +309,11 @@ class MainWindow(QMainWindow):
         view_menu.addAction(wall.overlay_action)
         view_menu.addAction(wall.restore_action)
         view_menu.addAction(wall.case_action)
+        tile_menu = view_menu.addMenu("&Tile")
+        tile_menu.addActions(
+            [wall.recall_action, wall.health_action, wall.tour_tile_action, wall.tour_wall_action]
+        )
+        tile_menu.addAction(wall.stop_tour_action)
         view_menu.addSeparator()
         view_menu.addAction(self.full_screen_action)
         help_menu = menus.addMenu("&Help")
@@ -320,6 +328,11 @@ class MainWindow(QMainWindow):
             wall.restore_action,
             wall.case_action,
             wall.snapshot_action,
+            wall.recall_action,
+            wall.health_action,
+            wall.tour_tile_action,
+            wall.tour_wall_action,
+            wall.stop_tour_action,
         )
 
     def shortcuts(self) -> list[Shortcut]:
@@ -360,6 +373,12 @@ class MainWindow(QMainWindow):
             ("Back to the wall from a maximised tile", "Esc"),
             ("Close the focused tile's feed", "Delete"),
             ("Save a snapshot of the focused tile (PNG, SHA-256, audited)", "Ctrl+S"),
+            ("Recall the focused tile's previous camera", "Backspace"),
+            ("Show or hide the focused tile's stream health", "H"),
+            ("Tour the cameras selected in the list on the focused tile", "Ctrl+T"),
+            ("Tour the selected cameras across the whole wall", "Ctrl+Shift+T"),
+            ("Stop the focused tile's tour", "Ctrl+Shift+P"),
+            ("Tour several cameras on one tile", "Drag them onto it"),
             ("Close this list", "Esc"),
         ]
         return rows

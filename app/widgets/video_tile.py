@@ -53,11 +53,12 @@ from app.widgets import palette
 
 EMPTY_TILE_HINT = "Drop a camera here"
 OPENING_TEXT = "opening…"
-CAMERA_MIME = "application/x-beacon-camera-id"  # a camera from the camera list
+CAMERA_MIME = "application/x-beacon-camera-id"  # camera ids from the camera list, one per line
 TILE_MIME = "application/x-beacon-tile"  # a tile of the wall (its number), to swap two tiles
 FPS_WINDOW_S = 2.0
 PAINT_HISTORY = 256  # decode-to-paint latencies a tile keeps (about 17 s at 15 fps)
 CLOSE_BUTTON_SIZE = 26
+RECALL_DEPTH = 6  # earlier cameras a tile remembers for quick recall
 BORDER = 1
 
 
@@ -85,6 +86,7 @@ class VideoTile(QWidget):
     """One tile of the wall: empty, opening, refused, or showing a feed."""
 
     camera_dropped = Signal(object, str)  # (this tile, camera id) dropped from the camera list
+    cameras_dropped = Signal(object, list)  # (this tile, camera ids): several cameras, a tour
     tile_dropped = Signal(int, int)  # (number of the dragged tile, number of this tile)
     close_requested = Signal(object)  # this tile: the × or Delete
     maximise_requested = Signal(object)  # this tile: double-click, Enter or Return
@@ -105,6 +107,9 @@ class VideoTile(QWidget):
         self.handle: FeedHandle | None = None
         self.requested_stream: str | None = None  # the stream last asked of the handle
         self.overlay_visible = True
+        self.health_visible = False
+        self.recent_cameras: deque[TileCamera] = deque(maxlen=RECALL_DEPTH)  # newest first
+        self._tour_text = ""
         self._message: str | None = None  # shown when there is no handle: opening, denied
         self._refused = False
         self._array: Image | None = None  # the numpy buffer under _image: keep it alive
@@ -182,8 +187,11 @@ class VideoTile(QWidget):
 
     def show_opening(self, camera: TileCamera) -> None:
         """The gate is being asked for ``camera``; nothing to paint yet."""
+        self.remember(self.camera)
         self._reset()
         self.camera = camera
+        for shown in [c for c in self.recent_cameras if c.camera_id == camera.camera_id]:
+            self.recent_cameras.remove(shown)
         self._message = OPENING_TEXT
         self._changed()
 
@@ -209,9 +217,33 @@ class VideoTile(QWidget):
     def clear(self) -> FeedHandle | None:
         """Empty the tile; returns the handle it showed (its lease is the caller's to end)."""
         handle = self.handle
+        self.remember(self.camera)
         self._reset()
         self._changed()
         return handle
+
+    def remember(self, camera: TileCamera | None) -> None:
+        """Put ``camera`` first in the tile's recall list (once: an older entry moves up)."""
+        if camera is None:
+            return
+        for earlier in [c for c in self.recent_cameras if c.camera_id == camera.camera_id]:
+            self.recent_cameras.remove(earlier)
+        self.recent_cameras.appendleft(camera)
+
+    def set_tour_text(self, text: str) -> None:
+        """``tour 2/5`` while the tile tours cameras, else empty."""
+        if text != self._tour_text:
+            self._tour_text = text
+            self.update()
+
+    @property
+    def tour_text(self) -> str:
+        return self._tour_text
+
+    def set_health_visible(self, visible: bool) -> None:
+        if visible != self.health_visible:
+            self.health_visible = visible
+            self.update()
 
     def set_overlay_visible(self, visible: bool) -> None:
         if visible != self.overlay_visible:
@@ -432,7 +464,7 @@ class VideoTile(QWidget):
         # Top: number, camera name (bold), tier; room on the right for the close button.
         text_top = top.adjusted(pad, 0, -(pad + CLOSE_BUTTON_SIZE + 4), 0)
         bold, plain = self._overlay_font(bold=True), self._overlay_font()
-        tier = f"  ·  {camera.tier}"
+        tier = f"  ·  {camera.tier}" + (f"  ·  {self._tour_text}" if self._tour_text else "")
         tier_width = QFontMetrics(plain).horizontalAdvance(tier)
         name_room = max(0, text_top.width() - tier_width)
         name = QFontMetrics(bold).elidedText(
@@ -552,14 +584,14 @@ class VideoTile(QWidget):
             return None
 
     @staticmethod
-    def dragged_camera_id(mime: QMimeData) -> str | None:
+    def dragged_camera_ids(mime: QMimeData) -> list[str]:
         if not mime.hasFormat(CAMERA_MIME):
-            return None
-        camera_id = bytes(mime.data(CAMERA_MIME).data()).decode().strip()
-        return camera_id or None
+            return []
+        text = bytes(mime.data(CAMERA_MIME).data()).decode(errors="replace")
+        return list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
 
     def _accepts(self, mime: QMimeData) -> bool:
-        if self.dragged_camera_id(mime) is not None:
+        if self.dragged_camera_ids(mime):
             return True
         number = self.dragged_tile_number(mime)
         return number is not None and number != self.number
@@ -587,11 +619,14 @@ class VideoTile(QWidget):
         self._drag_over = False
         self.update()
         mime = event.mimeData()
-        camera_id = self.dragged_camera_id(mime)
+        camera_ids = self.dragged_camera_ids(mime)
         number = self.dragged_tile_number(mime)
-        if camera_id is not None:
+        if len(camera_ids) == 1:
             event.acceptProposedAction()
-            self.camera_dropped.emit(self, camera_id)
+            self.camera_dropped.emit(self, camera_ids[0])
+        elif camera_ids:
+            event.acceptProposedAction()
+            self.cameras_dropped.emit(self, camera_ids)
         elif number is not None and number != self.number:
             event.acceptProposedAction()
             self.tile_dropped.emit(number, self.number)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QResizeEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMenu, QWidget
 
 from app.models.policy import Purpose, PurposeKind
 from app.services.accounts import SignedInUser
@@ -56,6 +57,8 @@ SUB_STREAM_BELOW = 0.8  # ... and goes back to the sub stream only below 80 % of
 MARGIN, SPACING = 6, 6
 NOT_RECORDED_TEXT = "not opened: this feed could not be recorded in the audit log"
 NO_FREE_TILE_TEXT = "No free tile on the wall: close a tile or choose a larger layout."
+NO_TOUR_CAMERAS_TEXT = "Select two or more cameras in the camera list to tour them."
+TOUR_INTERVAL_S = 10.0
 
 Cell = tuple[int, int, int, int]  # row, column, row span, column span
 
@@ -100,6 +103,26 @@ LAYOUTS: tuple[WallLayout, ...] = (
 LAYOUT_BY_NAME = {layout.name: layout for layout in LAYOUTS}
 
 
+@dataclass(eq=False)
+class Tour:
+    """Cameras cycled on one tile, or page by page over several tiles, each step through the
+    gate (a new lease for each camera, the one before closed as ``tour_step``)."""
+
+    tiles: list[VideoTile]
+    cameras: list[str]
+    purpose: Purpose
+    timer: QTimer = field(repr=False)
+    step: int = 0
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(len(self.cameras) / len(self.tiles))
+
+    def page(self, step: int) -> list[str]:
+        first = (step % self.pages) * len(self.tiles)
+        return self.cameras[first : first + len(self.tiles)]
+
+
 def refusal_text(error: Exception) -> str:
     """What a tile says when its feed was not opened."""
     if isinstance(error, FeedDenied):
@@ -129,8 +152,10 @@ class VideoWall(QWidget):
         audit: AuditLog,
         export_dir: Path,
         selected_incident: Callable[[], str | None] = lambda: None,
+        selected_cameras: Callable[[], list[str]] = list,
         clock: Clock = utc_now,
         layout: str = "2x2",
+        tour_interval_s: float = TOUR_INTERVAL_S,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -143,12 +168,16 @@ class VideoWall(QWidget):
         self._audit = audit
         self._export_dir = export_dir
         self._selected_incident = selected_incident
+        self._selected_cameras = selected_cameras
         self._clock = clock
+        self._tour_interval_s = tour_interval_s
+        self._tours: list[Tour] = []
         self._pool: list[VideoTile] = []
         self._layout = LAYOUT_BY_NAME[layout]
         self._maximised: VideoTile | None = None
         self._case: Purpose | None = None
-        self._waiting_for_case: tuple[VideoTile, str] | None = None
+        # What waits for a case number: the camera's name for the dialog, and what to do next.
+        self._waiting_for_case: tuple[str, Callable[[Purpose], None]] | None = None
         self._requests: dict[VideoTile, int] = {}
         self._request_ids = itertools.count(1)
         self._cameras: dict[str, CameraRow] = {}
@@ -207,6 +236,61 @@ class VideoWall(QWidget):
         self.case_action = QAction("Case &number for new feeds…", self)
         self.case_action.triggered.connect(lambda: self._ask_case(None))
         self.addAction(self.case_action)
+        self.recall_action = self._tile_action(
+            "&Recall the previous camera",
+            "Backspace",
+            "Open the camera this tile showed before (each tile remembers its last cameras)",
+            self.recall,
+        )
+        self.health_action = self._tile_action(
+            "Stream &health",
+            "H",
+            "Show or hide the focused tile's stream health: fps, bitrate, latency, reconnects",
+            self.toggle_health,
+        )
+        self.tour_tile_action = QAction("&Tour the selected cameras on this tile", self)
+        self.tour_tile_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.tour_tile_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.tour_tile_action.setToolTip(
+            "Cycle the cameras selected in the camera list on the focused (or first) tile, "
+            "each step through the policy gate"
+        )
+        self.tour_tile_action.triggered.connect(self._tour_selected_on_tile)
+        self.addAction(self.tour_tile_action)
+        self.tour_wall_action = QAction("Tour the selected cameras across the &wall", self)
+        self.tour_wall_action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.tour_wall_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.tour_wall_action.setToolTip(
+            "Show the selected cameras page by page over every tile of the wall"
+        )
+        self.tour_wall_action.triggered.connect(
+            lambda: self.start_tour(self.tiles, self._selected_cameras())
+        )
+        self.addAction(self.tour_wall_action)
+        self.stop_tour_action = self._tile_action(
+            "Sto&p the tour",
+            "Ctrl+Shift+P",
+            "Stop the focused tile's tour; the camera on screen stays open",
+            self.stop_tour,
+        )
+
+    def _tile_action(
+        self, text: str, keys: str, tip: str, slot: Callable[[VideoTile], None]
+    ) -> QAction:
+        """An action on the focused (or maximised) tile, with its keys while the wall has focus."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.setToolTip(f"{tip} ({keys})")
+
+        def apply() -> None:
+            tile = self.current_tile()
+            if tile is not None:
+                slot(tile)
+
+        action.triggered.connect(apply)
+        self.addAction(action)
+        return action
 
     # ---- tiles and layouts ------------------------------------------------------------------
 
@@ -233,6 +317,11 @@ class VideoWall(QWidget):
             tile = VideoTile(len(self._pool) + 1, self, clock=self._clock)
             tile.set_overlay_visible(self._overlay_visible)
             tile.camera_dropped.connect(self.open_camera)
+            tile.cameras_dropped.connect(lambda tile, ids: self.start_tour([tile], ids))
+            tile.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            tile.customContextMenuRequested.connect(
+                lambda position, tile=tile: self.tile_menu(tile).exec(tile.mapToGlobal(position))
+            )
             tile.tile_dropped.connect(self.swap)
             tile.close_requested.connect(self.close_tile)
             tile.maximise_requested.connect(self.toggle_maximise)
@@ -248,6 +337,8 @@ class VideoWall(QWidget):
             if not self._pool[index].is_empty and free:
                 target = free.pop(0)
                 self._pool[target], self._pool[index] = self._pool[index], self._pool[target]
+        for tour in [t for t in self._tours if any(tile in self._pool[count:] for tile in t.tiles)]:
+            self._end_tour(tour)
         left_out = [tile for tile in self._pool[count:] if not tile.is_empty]
         for tile in left_out:
             self.close_tile(tile, reason="wall_layout_changed")
@@ -358,11 +449,132 @@ class VideoWall(QWidget):
 
     def open_camera(self, tile: VideoTile, camera_id: str) -> None:
         """Open ``camera_id`` on ``tile`` for the selected incident, or the stated case."""
+        self.stop_tour(tile)
+        self._with_purpose(
+            self._camera_name(camera_id), lambda p: self._open_on(tile, camera_id, p)
+        )
+
+    def _open_on(self, tile: VideoTile, camera_id: str, purpose: Purpose) -> None:
+        if tile in self.tiles:
+            self._open(tile, camera_id, purpose)
+
+    def _with_purpose(self, name: str, then: Callable[[Purpose], None]) -> None:
+        """Run ``then`` with the purpose feeds are opened for now, asking for a case number
+        first when no incident is selected and none was stated."""
         purpose = self._purpose_now()
         if purpose is None:
-            self._ask_case((tile, camera_id))
+            self._ask_case((name, then))
+        else:
+            then(purpose)
+
+    def recall(self, tile: VideoTile, camera: TileCamera | None = None) -> None:
+        """Open the tile's previous camera (or ``camera`` of its recall list) again."""
+        recent = camera or next(iter(tile.recent_cameras), None)
+        if recent is None:
+            self.message.emit(f"Tile {tile.number} has no earlier camera to recall.")
             return
-        self._open(tile, camera_id, purpose)
+        self.open_camera(tile, recent.camera_id)
+
+    def _recall_slot(self, tile: VideoTile, camera: TileCamera) -> Callable[[], None]:
+        # A closure, not a lambda with a default argument: Qt would pass ``checked`` into it.
+        return lambda: self.recall(tile, camera)
+
+    def toggle_health(self, tile: VideoTile) -> None:
+        tile.set_health_visible(not tile.health_visible)
+
+    # ---- tours --------------------------------------------------------------------------------
+
+    @property
+    def tours(self) -> list[Tour]:
+        return list(self._tours)
+
+    def tour_of(self, tile: VideoTile) -> Tour | None:
+        return next((tour for tour in self._tours if tile in tour.tiles), None)
+
+    def _tour_selected_on_tile(self) -> None:
+        tile = self.current_tile() or next(iter(self.tiles), None)
+        if tile is not None:
+            self.start_tour([tile], self._selected_cameras())
+
+    def start_tour(self, tiles: Sequence[VideoTile], camera_ids: Sequence[str]) -> None:
+        """Cycle ``camera_ids`` over ``tiles`` every ``tour_interval_s``, starting now."""
+        cameras = list(dict.fromkeys(camera_ids))
+        tiles = [tile for tile in tiles if tile in self.tiles]
+        if len(cameras) < 2 or not tiles:
+            self.message.emit(NO_TOUR_CAMERAS_TEXT)
+            return
+        for tile in tiles:
+            self.stop_tour(tile)
+        name = f"a tour of {len(cameras)} cameras"
+        self._with_purpose(name, lambda purpose: self._begin_tour(tiles, cameras, purpose))
+
+    def _begin_tour(self, tiles: list[VideoTile], cameras: list[str], purpose: Purpose) -> None:
+        timer = QTimer(self)
+        timer.setInterval(round(self._tour_interval_s * 1000))
+        tour = Tour([tile for tile in tiles if tile in self.tiles], cameras, purpose, timer)
+        if not tour.tiles:
+            return
+        timer.timeout.connect(lambda: self._tour_step(tour))
+        self._tours.append(tour)
+        self._tour_step(tour)
+        timer.start()
+        where = f"tile {tiles[0].number}" if len(tiles) == 1 else "the wall"
+        self.message.emit(
+            f"Touring {len(cameras)} cameras on {where}, {self._tour_interval_s:g} s each"
+        )
+
+    def _tour_step(self, tour: Tour) -> None:
+        if not self.isVisible():
+            return  # locked or hidden: nobody watches, so no camera is opened meanwhile
+        page = tour.page(tour.step)
+        text = f"tour {tour.step % tour.pages + 1}/{tour.pages}"
+        if len(tour.tiles) == 1:
+            text = f"tour {tour.step % len(tour.cameras) + 1}/{len(tour.cameras)}"
+        for index, tile in enumerate(tour.tiles):
+            if index < len(page):
+                self._open(tile, page[index], tour.purpose, "tour_step")
+            else:
+                self._release(tile, "tour_step")
+            tile.set_tour_text(text)
+        tour.step += 1
+
+    def stop_tour(self, tile: VideoTile) -> None:
+        """End the tour ``tile`` is part of; what is on screen stays open."""
+        tour = self.tour_of(tile)
+        if tour is not None:
+            self._end_tour(tour)
+
+    def _end_tour(self, tour: Tour) -> None:
+        tour.timer.stop()
+        tour.timer.deleteLater()
+        self._tours.remove(tour)
+        for tile in tour.tiles:
+            tile.set_tour_text("")
+
+    # ---- the tile's menu ----------------------------------------------------------------------
+
+    def tile_menu(self, tile: VideoTile) -> QMenu:
+        """What can be done with ``tile``: right-click, or the menu key."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        showing = not tile.is_empty
+        if showing:
+            text = "Back to the wall" if tile is self._maximised else "Maximise"
+            menu.addAction(text, lambda: self.toggle_maximise(tile))
+            menu.addAction("Save snapshot", lambda: self.save_snapshot(tile))
+            health = menu.addAction("Stream health", lambda: self.toggle_health(tile))
+            health.setCheckable(True)
+            health.setChecked(tile.health_visible)
+        recall = menu.addMenu("Recall")
+        recall.setEnabled(bool(tile.recent_cameras))
+        for camera in tile.recent_cameras:
+            recall.addAction(camera.name, self._recall_slot(tile, camera))
+        if self.tour_of(tile) is not None:
+            menu.addAction("Stop the tour", lambda: self.stop_tour(tile))
+        if showing:
+            menu.addSeparator()
+            menu.addAction("Close the feed", lambda: self.close_tile(tile))
+        return menu
 
     def open_in_free_tile(self, camera_id: str) -> None:
         """Open ``camera_id`` on the first empty tile (the camera list's Enter, double-click)."""
@@ -378,15 +590,13 @@ class VideoWall(QWidget):
             return Purpose(PurposeKind.INCIDENT, cad_number)
         return self._case
 
-    def _ask_case(self, waiting: tuple[VideoTile, str] | None) -> None:
+    def _ask_case(self, waiting: tuple[str, Callable[[Purpose], None]] | None) -> None:
         if self.case_dialog is None:
             self.case_dialog = CaseNumberDialog(self)
             self.case_dialog.case_entered.connect(self._case_entered)
             self.case_dialog.rejected.connect(self._case_cancelled)
         self._waiting_for_case = waiting
-        name = "this camera"
-        if waiting is not None:
-            name = self._camera_name(waiting[1])
+        name = waiting[0] if waiting is not None else "this camera"
         if self._case is not None:
             self.case_dialog.case_edit.setText(self._case.reference)
         self.case_dialog.ask(name)
@@ -395,9 +605,7 @@ class VideoWall(QWidget):
         self._case = purpose
         waiting, self._waiting_for_case = self._waiting_for_case, None
         if waiting is not None:
-            tile, camera_id = waiting
-            if tile in self.tiles:
-                self._open(tile, camera_id, purpose)
+            waiting[1](purpose)
 
     def _case_cancelled(self) -> None:
         self._waiting_for_case = None
@@ -406,8 +614,10 @@ class VideoWall(QWidget):
         row = self._cameras.get(camera_id)
         return row.name if row is not None else camera_id
 
-    def _open(self, tile: VideoTile, camera_id: str, purpose: Purpose) -> None:
-        self._release(tile, "replaced_on_wall")
+    def _open(
+        self, tile: VideoTile, camera_id: str, purpose: Purpose, replaced: str = "replaced_on_wall"
+    ) -> None:
+        self._release(tile, replaced)
         row = self._cameras.get(camera_id)
         tile.show_opening(
             TileCamera(
@@ -501,6 +711,7 @@ class VideoWall(QWidget):
         """Empty ``tile`` and end its lease through the gate (audited), off the UI thread."""
         if tile is self._maximised:
             self.restore()
+        self.stop_tour(tile)
         self._release(tile, reason)
 
     def _release(self, tile: VideoTile, reason: str) -> None:

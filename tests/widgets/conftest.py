@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from app.services.audit_log import AuditLog, read_events
 from app.services.credentials import CredentialStore
 from app.services.policy_gate import PolicyGate
 from app.settings import Settings
+from app.shell import configure_application
 from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.main_window import MainWindow
@@ -165,3 +168,41 @@ def make_window(
         return window
 
     return make
+
+
+def make_clip(path: Path, width: int, height: int, frames: int = 45) -> Path:
+    """A 15 fps clip: a white bar moving over mid grey (never the tile's dark background)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (width, height))
+    for number in range(frames):
+        image = np.full((height, width, 3), 128, np.uint8)
+        image[:, (number * 4) % width] = 255
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def add_feed_camera(
+    sessions, clock, camera_id: str, main_url: str, sub_url: str | None = None
+) -> None:
+    with sessions() as session:
+        camera = add_camera(
+            session, camera_id, mode=PolicyMode.CONTINUOUS, at=clock(), url=main_url
+        )
+        camera.sub_stream_url = sub_url
+        session.commit()
+
+
+@pytest.fixture
+def clip_cameras(sessions, clock, tmp_path) -> list[str]:
+    """Three continuous cameras streaming local clips (main 640x360 only)."""
+    clip = make_clip(tmp_path / "clip.mp4", 640, 360)
+    ids = ["cam-clip-1", "cam-clip-2", "cam-clip-3"]
+    for camera_id in ids:
+        add_feed_camera(sessions, clock, camera_id, clip.as_uri())
+    return ids
+
+
+@pytest.fixture
+def themed(qapp) -> None:
+    """The console's theme, as ``run_console`` applies it: tiles take colours from it."""
+    configure_application(qapp)

@@ -15,56 +15,20 @@ from PySide6.QtWidgets import QApplication
 
 from app.models import PolicyMode
 from app.models.audit_chain import AuditEventType
-from app.shell import configure_application
 from app.video.feed_state import FeedStatus
 from app.widgets import palette
 from app.widgets.main_window import LockReason, MainWindow
 from app.widgets.video_tile import CAMERA_MIME, TILE_MIME, VideoTile, letterbox
 from app.widgets.video_wall import LAYOUTS, MARGIN, NOT_RECORDED_TEXT, VideoWall
-from tests.factories import add_camera, set_policy
+from tests.factories import set_policy
 from tests.rtsp.fixtures import RtspServer, StandardPaths
-from tests.widgets.conftest import audit_events
+from tests.widgets.conftest import add_feed_camera, audit_events
 
 INCIDENT = "2026-000101"
 EMPTY_BACKGROUND = QColor("#101418")  # VideoTile's background in theme.qss
 
 
-def make_clip(path: Path, width: int, height: int, frames: int = 45) -> Path:
-    """A 15 fps clip: a white bar moving over mid grey (never the tile's dark background)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (width, height))
-    for number in range(frames):
-        image = np.full((height, width, 3), 128, np.uint8)
-        image[:, (number * 4) % width] = 255
-        writer.write(image)
-    writer.release()
-    return path
-
-
-def add_feed_camera(
-    sessions, clock, camera_id: str, main_url: str, sub_url: str | None = None
-) -> None:
-    with sessions() as session:
-        camera = add_camera(
-            session, camera_id, mode=PolicyMode.CONTINUOUS, at=clock(), url=main_url
-        )
-        camera.sub_stream_url = sub_url
-        session.commit()
-
-
-@pytest.fixture
-def clip_cameras(sessions, clock, tmp_path) -> list[str]:
-    """Three continuous cameras streaming local clips (main 640x360 only)."""
-    clip = make_clip(tmp_path / "clip.mp4", 640, 360)
-    ids = ["cam-clip-1", "cam-clip-2", "cam-clip-3"]
-    for camera_id in ids:
-        add_feed_camera(sessions, clock, camera_id, clip.as_uri())
-    return ids
-
-
-@pytest.fixture(autouse=True)
-def themed(qapp) -> None:
-    """The console's theme, as ``run_console`` applies it: tiles take colours from it."""
-    configure_application(qapp)
+pytestmark = pytest.mark.usefixtures("themed")
 
 
 def loaded(window: MainWindow) -> bool:
