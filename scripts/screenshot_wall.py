@@ -7,8 +7,9 @@ Run under a real X server (Xvfb)::
 It builds the demo city into ``--data-dir`` (unless one is there), signs in as the demo operator
 through the real login dialog, selects the most urgent incident, and opens demo cameras on a
 3x3 wall through the policy gate: continuously shared ones (live), an emergency-only one and a
-registered one (both denied, saying why). It saves the console, the wall with the overlay
-hidden (``O``), a maximised tile and a 2x2 wall into ``--out-dir``.
+registered one (both denied, saying why). It saves the console, a tile touring four cameras
+with its stream health shown, the wall with the overlay hidden (``O``), a maximised tile and a
+2x2 wall into ``--out-dir``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def main() -> int:
             len(live) >= LIVE_FEEDS and len(refused) >= 1 and all(t.measured_fps > 0 for t in live)
         )
 
+    def start_tour() -> None:
+        wall = window().wall
+        rows = window().camera_list.model.rows
+        live = [row.camera_id for row in rows if row.policy_now == "continuous"]
+        wall.start_tour([wall.tiles[2]], live[LIVE_FEEDS : LIVE_FEEDS + 4])
+        wall.tiles[2].set_health_visible(True)
+
     def hide_overlay() -> None:
         window().wall.set_overlay_visible(False)
 
@@ -74,6 +82,12 @@ def main() -> int:
         ("feeds live", feeds_live, lambda: None),
         ("fps measured", after(25), lambda: save(window(), out / "beacon-wall.png")),
         ("wall only", lambda: True, lambda: save(window().wall, out / "beacon-wall-tiles.png")),
+        ("tour", lambda: True, start_tour),
+        (
+            "touring",
+            lambda: window().wall.tiles[2].has_picture,
+            lambda: save(window(), out / "beacon-wall-tour.png"),
+        ),
         ("overlay off", lambda: True, hide_overlay),
         ("overlay hidden", after(3), lambda: save(window(), out / "beacon-wall-no-overlay.png")),
         ("maximise", lambda: True, maximise),

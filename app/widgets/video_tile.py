@@ -392,6 +392,50 @@ class VideoTile(QWidget):
             self._paint_big_text(painter, inner, big, self._state_colour())
         if self.overlay_visible:
             self._paint_overlay(painter, inner)
+        if self.health_visible and self.handle is not None:
+            self._paint_health(painter, inner)
+
+    def health_lines(self) -> list[tuple[str, str]]:
+        """The stream's health as the tile shows it on demand: (what, value) pairs."""
+        handle = self.handle
+        if handle is None:
+            return []
+        state = handle.state
+        size = f" · {state.width}×{state.height}" if state.width else ""
+        latencies = sorted(self.paint_latencies_ms)
+        to_screen = (
+            f"{latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms (p95)" if latencies else "—"
+        )
+        return [
+            ("stream", f"{handle.stream}{size}"),
+            ("frame rate", f"{state.fps:.1f} decoded · {self.measured_fps:.1f} shown"),
+            ("decoder to screen", to_screen),
+            ("frames dropped", f"{handle.dropped_frames}"),
+            ("reconnects", f"{state.reconnects}"),
+        ]
+
+    def _paint_health(self, painter: QPainter, inner: QRect) -> None:
+        lines = self.health_lines()
+        font = self._overlay_font()
+        metrics = QFontMetrics(font)
+        label_width = max(metrics.horizontalAdvance(label) for label, _ in lines) + 12
+        value_width = max(metrics.horizontalAdvance(value) for _, value in lines)
+        line_height = metrics.height() + 2
+        top = inner.top() + (self._strip_height() if self.overlay_visible else 0) + 6
+        box = QRect(
+            inner.left() + 6, top, label_width + value_width + 16, 8 + line_height * len(lines)
+        )
+        painter.fillRect(box.intersected(inner), QColor(palette.VIDEO_SCRIM))
+        painter.setFont(font)
+        middle = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for number, (label, value) in enumerate(lines):
+            row = QRect(
+                box.left() + 8, box.top() + 4 + number * line_height, box.width() - 16, line_height
+            )
+            painter.setPen(QColor(palette.VIDEO_TEXT_MUTED))
+            painter.drawText(row, middle, label)
+            painter.setPen(QColor(palette.VIDEO_TEXT))
+            painter.drawText(row.adjusted(label_width, 0, 0, 0), middle, value)
 
     def _count_painted(self) -> None:
         """Record a newly decoded frame's first paint (a repaint of the same frame is not one).

@@ -1,4 +1,5 @@
-"""The tile's stream-health counters: frames painted and decode-to-paint latency."""
+"""The tile's stream health: frames painted, decode-to-paint latency, and the panel shown on
+demand."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ class StubHandle:
     """Just what ``VideoTile.poll`` reads of a FeedHandle: a state and the newest frame."""
 
     def __init__(self) -> None:
-        self.state = FeedState(FeedStatus.LIVE)
+        self.state = FeedState(FeedStatus.LIVE, reconnects=2, width=1920, height=1080, fps=14.9)
         self.next: Frame | None = None
+        self.stream = "main"
+        self.dropped_frames = 3
 
     def latest(self) -> Frame | None:
         frame, self.next = self.next, None
@@ -77,3 +80,23 @@ def test_a_dropped_picture_is_not_counted_and_history_is_bounded(qtbot: Any) -> 
         tile.grab()
     assert tile.frames_painted == PAINT_HISTORY + 10
     assert len(tile.paint_latencies_ms) == PAINT_HISTORY
+
+
+def test_the_health_panel_shows_the_streams_facts_on_demand(qtbot: Any) -> None:
+    tile, handle = live_tile(qtbot)
+    for number, age_ms in enumerate((30, 20, 10), start=1):
+        handle.next = frame(number, age_ms)
+        tile.poll()
+        tile.grab()
+    facts = dict(tile.health_lines())
+    assert facts["stream"] == "main · 1920×1080"
+    assert facts["frame rate"].startswith("14.9 decoded")
+    assert facts["frames dropped"] == "3" and facts["reconnects"] == "2"
+    assert facts["decoder to screen"].endswith("ms (p95)")
+
+    without = tile.grab().toImage()
+    tile.set_health_visible(True)
+    with_panel = tile.grab().toImage()
+    assert with_panel != without, "the panel is painted over the picture"
+    tile.set_health_visible(False)
+    assert tile.grab().toImage() == without

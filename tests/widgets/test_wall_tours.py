@@ -1,4 +1,5 @@
-"""Tile recall, camera tours and the tile's menu: every camera shown goes through the gate."""
+"""Tile recall, camera tours, stream health and the tile's menu: every camera shown goes
+through the gate."""
 
 from __future__ import annotations
 
@@ -186,3 +187,19 @@ def test_a_tour_needs_two_cameras(qtbot, make_window, settings, clip_cameras):
     window.wall.start_tour([window.wall.tiles[0]], ["cam-clip-1", "cam-clip-1"])
     assert window.wall.tours == []
     assert "two or more cameras" in window.statusBar().currentMessage()
+
+
+def test_h_shows_the_focused_tiles_stream_health(qtbot, make_window, settings, clip_cameras):
+    window = touring_window(qtbot, make_window, settings)
+    tile = window.wall.tiles[0]
+    assert drop(tile, camera_mime("cam-clip-1"))
+    wait_live(qtbot, tile)
+    tile.setFocus()
+    qtbot.waitUntil(tile.hasFocus)
+    qtbot.keyClick(tile, Qt.Key.Key_H)
+    assert tile.health_visible and not window.wall.tiles[1].health_visible
+    (health,) = [a for a in window.wall.tile_menu(tile).actions() if a.text() == "Stream health"]
+    assert health.isChecked()
+    qtbot.waitUntil(lambda: dict(tile.health_lines())["frame rate"].split()[0] != "0.0")
+    qtbot.keyClick(tile, Qt.Key.Key_H)
+    assert not tile.health_visible
