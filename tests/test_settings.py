@@ -48,3 +48,15 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
         load_settings(config, tmp_path, env={})
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "missing.toml", tmp_path, env={})
+
+
+def test_the_readme_settings_example_is_valid(tmp_path):
+    """The documented example must load: every key in it exists, with a value of the right type."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Settings", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "settings.toml"
+    config.write_text(example, encoding="utf-8")
+    settings = load_settings(config, env={})
+    assert settings.workstation == "rtcc-ws-03"
+    assert settings.wall.tour_interval_s == 10
