@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 APP_NAME = "beacon"
 ENV_PREFIX = "BEACON_"
@@ -46,6 +46,42 @@ class MapSettings(_Section):
     default_radius_m: float = Field(default=300, gt=0, le=50_000)
 
 
+class BasemapSettings(_Section):
+    """What the camera map draws under the cameras: an offline MBTiles file, else XYZ raster
+    tiles from ``url_template``, else (the demo, and nothing configured) the bundled street
+    layer. Tile servers want a User-Agent that names the program and whom to contact."""
+
+    url_template: str | None = None  # e.g. "https://tiles.example.org/{z}/{x}/{y}.png"
+    attribution: str = ""  # shown on the map; required with url_template
+    contact: str = ""  # added to the User-Agent: an e-mail address or web page of the agency
+    cache_mb: int = Field(default=256, ge=1, le=100_000)  # disk cache of fetched tiles
+    cache_dir: Path | None = None  # default: "tile-cache" in the data directory
+    max_zoom: int = Field(default=19, ge=0, le=22)
+    timeout_s: float = Field(default=10, gt=0, le=120)
+    mbtiles: Path | None = None  # an offline raster MBTiles file; wins over url_template
+
+    @field_validator("url_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("the tile URL must start with https:// or http://")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(f"the tile URL needs {', '.join(missing)} (XYZ tiles)")
+        return value
+
+    @model_validator(mode="after")
+    def _attributed(self) -> BasemapSettings:
+        if self.url_template and not self.attribution.strip():
+            raise ValueError(
+                "attribution is required with url_template: tile providers' terms ask for it "
+                '(for example "© OpenStreetMap contributors")'
+            )
+        return self
+
+
 class WallSettings(_Section):
     tour_interval_s: float = Field(default=10, ge=1, le=3600)  # each camera's time on a tour
 
@@ -53,6 +89,46 @@ class WallSettings(_Section):
 class EvidenceSettings(_Section):
     # Where snapshots and clips are saved; default: "exports" in the data directory.
     export_dir: Path | None = None
+    # How much of each open feed is kept for a clip export (JPEG frames in its decode process).
+    clip_seconds: int = Field(default=30, ge=5, le=300)
+
+
+class CadSettings(_Section):
+    """Where calls for service come from (README, "CAD record formats"). "scripted" plays the
+    demo city's ``cad_script.json`` from the data directory; "http" polls ``url``; "folder"
+    reads one record per file dropped into ``folder``; "eido" takes NENA EIDOs from ``url`` or
+    ``folder``."""
+
+    adapter: Literal["scripted", "http", "folder", "eido"] = "scripted"
+    url: str | None = None  # http, eido: GET answers the records
+    folder: Path | None = None  # folder, eido: one record per file
+    interval_s: float = Field(default=5, ge=0.5, le=300)  # between polls of url or folder
+    connect_timeout_s: float = Field(default=3, gt=0, le=60)
+    read_timeout_s: float = Field(default=10, gt=0, le=120)  # the whole answer, not per packet
+    max_body_mb: float = Field(default=8, gt=0, le=256)  # a larger answer is refused
+    settle_s: float = Field(default=2, ge=0, le=60)  # a file unchanged this long is complete
+    sound: bool = False  # a short alert sound when a new incident arrives
+
+    @field_validator("url")
+    @classmethod
+    def _plain_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("the CAD URL must start with https:// or http://")
+        if "@" in value.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError("the CAD URL must not hold a user name or password")
+        return value
+
+    @model_validator(mode="after")
+    def _source_set(self) -> CadSettings:
+        if self.adapter == "http" and self.url is None:
+            raise ValueError('adapter "http" needs url')
+        if self.adapter == "folder" and self.folder is None:
+            raise ValueError('adapter "folder" needs folder')
+        if self.adapter == "eido" and (self.url is None) == (self.folder is None):
+            raise ValueError('adapter "eido" needs either url or folder (one of them)')
+        return self
 
 
 class Settings(_Section):
@@ -61,8 +137,10 @@ class Settings(_Section):
     security: SecuritySettings = SecuritySettings()
     policy: PolicySettings = PolicySettings()
     map: MapSettings = MapSettings()
+    basemap: BasemapSettings = BasemapSettings()
     wall: WallSettings = WallSettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    cad: CadSettings = CadSettings()
 
     @property
     def registry_db(self) -> Path:

@@ -30,6 +30,8 @@ class FeedState:
     width: int = 0  # of the decoded stream, before scaling
     height: int = 0
     fps: float = 0.0
+    bitrate_kbps: float = 0.0  # received over the last second; 0: unknown
+    latency_ms: float | None = None  # behind the camera's clock; None: unknown (no clock yet)
 
     @property
     def text(self) -> str:
@@ -57,6 +59,7 @@ class OpenFeed:
     height: int
     masks: list[PrivacyMask]
     realtime_file: bool  # pace a local file at its frame rate and loop it (demo clips)
+    clip_seconds: float = 0.0  # how much of the feed to keep for clip export; 0: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,34 @@ class CloseFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class ExportClip:
+    """Write the feed's clip buffer (the last ``clip_seconds`` as shown) as an MP4 to ``path``,
+    which the parent has created; the decoder answers with :class:`ClipWritten`."""
+
+    feed_id: str
+    path: str
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class FeedReport:
     feed_id: str
     state: FeedState
 
 
-DecoderCommand = OpenFeed | ResizeFeed | PauseFeed | CloseFeed
+@dataclass(frozen=True, slots=True)
+class ClipWritten:
+    """The answer to :class:`ExportClip`. ``error`` (in the operator's words, never holding the
+    stream's URL) is empty when the clip was written."""
+
+    feed_id: str
+    request_id: int
+    frames: int = 0
+    seconds: float = 0.0
+    width: int = 0
+    height: int = 0
+    error: str = ""
+
+
+DecoderCommand = OpenFeed | ResizeFeed | PauseFeed | CloseFeed | ExportClip
+DecoderReport = FeedReport | ClipWritten

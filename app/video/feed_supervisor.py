@@ -6,6 +6,9 @@ over network decode processes; local files (demo clips, owners' clips) go to a p
 own that may read files and nothing else. A watchdog thread restarts a decode process that dies
 (FFmpeg crash, SIGKILL) and reopens its feeds, so only their tiles blink while the rest of the
 wall runs on. A lease that ends stops its feed, and the tile says why.
+
+``FeedHandle.export_clip`` asks the feed's decode process to write the last seconds it showed
+as an MP4 and waits for the answer, which the watchdog routes back to the waiting thread.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from app.services.policy_gate import FeedLease, LeaseEndedError, Stream
 from app.video.decode_process import FILE_PROTOCOLS, NETWORK_PROTOCOLS, decode_main
 from app.video.feed_state import (
+    ClipWritten,
     CloseFeed,
     DecoderCommand,
-    FeedReport,
+    DecoderReport,
+    ExportClip,
     FeedState,
     FeedStatus,
     OpenFeed,
@@ -37,6 +43,25 @@ from app.video.frame_exchange import Frame, FrameExchange
 log = logging.getLogger(__name__)
 
 MAX_WIDTH, MAX_HEIGHT = 1920, 1080
+DEFAULT_CLIP_SECONDS = 30  # as EvidenceSettings.clip_seconds
+
+
+class ClipExportError(Exception):
+    """No clip was exported; the message says why, in the operator's words."""
+
+
+@dataclass(eq=False)
+class _ClipRequest:
+    """An ExportClip waiting for its ClipWritten (or for the reason it will never come)."""
+
+    decoder: _Decoder
+    answered: threading.Event = field(default_factory=threading.Event)
+    answer: ClipWritten | None = None
+    failure: str = ""
+
+    def fail(self, why: str) -> None:
+        self.failure = why
+        self.answered.set()
 
 
 class _Decoder:
@@ -124,6 +149,14 @@ class FeedHandle:
             self.stream = stream
             self._supervisor._start(self)
 
+    def export_clip(self, path: Path, timeout_s: float = 30) -> ClipWritten:
+        """Write the last seconds this feed showed (scaled and privacy-masked) as an MP4 into
+        ``path``, a file that must exist (the evidence export creates it). Blocks until the
+        clip is written: call it from a background job, never the UI thread. Raises
+        ClipExportError when nothing was written: no frames yet, a full disk, a timeout, the
+        feed closed or its decode process died meanwhile."""
+        return self._supervisor._export_clip(self, path, timeout_s)
+
     def close(self) -> None:
         self._supervisor._close(self, FeedState(FeedStatus.ENDED, "closed"))
 
@@ -135,7 +168,12 @@ class FeedSupervisor:
         self,
         network_decoders: int = 2,
         on_state: Callable[[FeedHandle], None] | None = None,
+        clip_seconds: float = DEFAULT_CLIP_SECONDS,
     ) -> None:
+        """``clip_seconds``: how much each feed keeps for clip export (0: nothing)."""
+        self._clip_seconds = clip_seconds
+        self._clip_requests: dict[int, _ClipRequest] = {}
+        self._request_ids = itertools.count(1)
         self._network = [_Decoder(NETWORK_PROTOCOLS) for _ in range(network_decoders)]
         self._files: _Decoder | None = None
         self._handles: dict[str, FeedHandle] = {}
@@ -214,6 +252,7 @@ class FeedSupervisor:
                 height=handle.height,
                 masks=list(handle.lease.privacy_masks),
                 realtime_file=decoder.protocols == FILE_PROTOCOLS,
+                clip_seconds=self._clip_seconds,
             )
         )
         if handle.paused:
@@ -224,6 +263,45 @@ class FeedSupervisor:
             decoder = self._placement.get(handle.feed_id)
         if decoder is not None:
             decoder.send(command)
+
+    def _export_clip(self, handle: FeedHandle, path: Path, timeout_s: float) -> ClipWritten:
+        with self._lock:
+            decoder = self._placement.get(handle.feed_id)
+            if decoder is None:
+                raise ClipExportError("the feed is closed")
+            request_id = next(self._request_ids)
+            request = self._clip_requests[request_id] = _ClipRequest(decoder)
+        try:
+            if not decoder.send(ExportClip(handle.feed_id, str(path), request_id)):
+                raise ClipExportError("the decoder is restarting; try again in a moment")
+            if not request.answered.wait(timeout_s):
+                raise ClipExportError(f"the clip was not written within {timeout_s:g} s")
+        finally:
+            with self._lock:
+                self._clip_requests.pop(request_id, None)
+        if request.failure:
+            raise ClipExportError(request.failure)
+        assert request.answer is not None
+        if request.answer.error:
+            raise ClipExportError(request.answer.error)
+        return request.answer
+
+    def _clip_written(self, answer: ClipWritten) -> None:
+        with self._lock:
+            request = self._clip_requests.get(answer.request_id)
+        if request is not None:  # else its requester gave up waiting
+            request.answer = answer
+            request.answered.set()
+
+    def _fail_clip_requests(self, why: str, decoder: _Decoder | None = None) -> None:
+        with self._lock:
+            failing = [
+                request
+                for request in self._clip_requests.values()
+                if decoder is None or request.decoder is decoder
+            ]
+        for request in failing:
+            request.fail(why)
 
     def _lease_ended(self, handle: FeedHandle, lease: FeedLease) -> None:
         self._close(handle, FeedState(FeedStatus.ENDED, lease.end_reason or "lease ended"))
@@ -259,7 +337,10 @@ class FeedSupervisor:
     def _drain(self, decoder: _Decoder) -> None:
         try:
             while decoder.reports.poll():
-                report: FeedReport = decoder.reports.recv()
+                report: DecoderReport = decoder.reports.recv()
+                if isinstance(report, ClipWritten):
+                    self._clip_written(report)
+                    continue
                 with self._lock:
                     handle = self._handles.get(report.feed_id)
                 if handle is not None:
@@ -286,6 +367,7 @@ class FeedSupervisor:
                 self._placement[handle.feed_id] = replacement
         dead.commands.close()
         dead.reports.close()
+        self._fail_clip_requests("the decoder stopped while writing the clip; try again", dead)
         for handle in moved:
             self._set_state(handle, FeedState(FeedStatus.RECONNECTING, "decoder restarted", 1))
             self._start(handle)
@@ -294,6 +376,7 @@ class FeedSupervisor:
         """Stop every feed and decode process."""
         self._stopping.set()
         self._watchdog.join(timeout=5)
+        self._fail_clip_requests("the console is closing")
         for handle in self.handles():
             self._close(handle, FeedState(FeedStatus.ENDED, "console closed"))
         for decoder in [*self._network, *([self._files] if self._files else [])]:

@@ -1,9 +1,12 @@
-"""A real gate over a real registry, and a supervisor with real decode processes."""
+"""A real gate over a real registry, a supervisor with real decode processes, a local clip."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from app.models import PolicyMode, Purpose, Role
@@ -12,7 +15,8 @@ from app.services.audit_log import AuditLog
 from app.services.credentials import CameraCredentials, CredentialStore
 from app.services.policy_gate import FeedLease, PolicyGate
 from app.settings import Settings
-from app.video.feed_supervisor import FeedSupervisor
+from app.video.feed_state import FeedState
+from app.video.feed_supervisor import FeedHandle, FeedSupervisor
 from tests.conftest import ManualClock
 from tests.factories import add_camera, add_owner, registry_sessions
 
@@ -53,7 +57,46 @@ def lease_for(gate: PolicyGate, settings: Settings, clock: ManualClock) -> Lease
 
 
 @pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """Ten seconds at 15 fps, 320x240, white bar moving on grey."""
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (320, 240))
+    for number in range(150):
+        image = np.full((240, 320, 3), 128, np.uint8)
+        image[:, (number * 2) % 320] = 255
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.fixture
 def supervisor() -> Iterator[FeedSupervisor]:
     supervisor = FeedSupervisor(network_decoders=2)
+    yield supervisor
+    supervisor.shutdown()
+
+
+class StateLog:
+    """Every state the supervisor reported, per feed, in order (reported on its watchdog)."""
+
+    def __init__(self) -> None:
+        self.states: list[tuple[str, FeedState]] = []
+
+    def __call__(self, handle: FeedHandle) -> None:
+        self.states.append((handle.feed_id, handle.state))
+
+    def of(self, handle: FeedHandle) -> list[FeedState]:
+        return [state for feed_id, state in list(self.states) if feed_id == handle.feed_id]
+
+
+@pytest.fixture
+def state_log() -> StateLog:
+    return StateLog()
+
+
+@pytest.fixture
+def one_decoder(state_log: StateLog) -> Iterator[FeedSupervisor]:
+    """A supervisor with a single network decode process: every feed shares OpenCV's lock."""
+    supervisor = FeedSupervisor(network_decoders=1, on_state=state_log)
     yield supervisor
     supervisor.shutdown()

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.video.decode_process import downscale
+from app.video.scaling import downscale
 
 
 def textured(height: int, width: int) -> np.ndarray:

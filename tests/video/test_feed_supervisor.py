@@ -3,18 +3,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-import cv2
-import numpy as np
 import pytest
 
 from app.services.credentials import CameraCredentials
 from app.services.policy_gate import LeaseEndedError, PolicyGate
 from app.video.decode_process import PROBE_TIMEOUT_S
-from app.video.feed_state import FeedState, FeedStatus
+from app.video.feed_state import FeedStatus
 from app.video.feed_supervisor import FeedHandle, FeedSupervisor
 from app.video.frame_exchange import Frame
 from tests.rtsp.fixtures import (
@@ -24,7 +20,7 @@ from tests.rtsp.fixtures import (
     SilentServer,
     StandardPaths,
 )
-from tests.video.conftest import LeaseFor
+from tests.video.conftest import LeaseFor, StateLog
 
 
 def next_frame(qtbot, handle: FeedHandle, timeout_ms: int = 10_000) -> Frame:
@@ -38,19 +34,6 @@ def next_frame(qtbot, handle: FeedHandle, timeout_ms: int = 10_000) -> Frame:
 
     qtbot.waitUntil(arrived, timeout=timeout_ms)
     return got[0]
-
-
-@pytest.fixture
-def clip(tmp_path: Path) -> Path:
-    """Ten seconds at 15 fps, 320x240, white bar moving on grey."""
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 15, (320, 240))
-    for number in range(150):
-        image = np.full((240, 320, 3), 128, np.uint8)
-        image[:, (number * 2) % 320] = 255
-        writer.write(image)
-    writer.release()
-    return path
 
 
 def test_file_feed_is_scaled_masked_and_paced(qtbot, supervisor, lease_for: LeaseFor, clip):
@@ -169,32 +152,6 @@ def test_a_network_decoder_refuses_local_files(qtbot, clip):
 
 
 # --- why a tile is dark (the RTSP probe before each open) ---------------------------------------
-
-
-class StateLog:
-    """Every state the supervisor reported, per feed, in order (reported on its watchdog)."""
-
-    def __init__(self) -> None:
-        self.states: list[tuple[str, FeedState]] = []
-
-    def __call__(self, handle: FeedHandle) -> None:
-        self.states.append((handle.feed_id, handle.state))
-
-    def of(self, handle: FeedHandle) -> list[FeedState]:
-        return [state for feed_id, state in list(self.states) if feed_id == handle.feed_id]
-
-
-@pytest.fixture
-def state_log() -> StateLog:
-    return StateLog()
-
-
-@pytest.fixture
-def one_decoder(state_log: StateLog) -> Iterator[FeedSupervisor]:
-    """A supervisor with a single network decode process: every feed shares OpenCV's lock."""
-    supervisor = FeedSupervisor(network_decoders=1, on_state=state_log)
-    yield supervisor
-    supervisor.shutdown()
 
 
 def assert_nothing_more_reported(qtbot, state_log: StateLog, handle: FeedHandle, ms: int) -> None:
