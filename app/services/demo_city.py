@@ -228,6 +228,47 @@ def _near(rng: random.Random, spot: Spot, metres: float) -> Spot:
     return spot.moved_along(rng.uniform(-metres, metres))
 
 
+# --- the street map ------------------------------------------------------------------------
+
+STREETS_GEOJSON = "demo_streets.geojson"  # in resources/, written by scripts/write_demo_streets.py
+MAJOR_EVERY = 4  # every fourth line from the centre is an arterial, as a city's mile streets
+
+
+def demo_street_geojson() -> dict[str, Any]:
+    """The street grid as GeoJSON centre lines: what the demo map draws, with no network."""
+
+    def point(x: float, y: float) -> list[float]:
+        return [
+            round(CENTRE_LON + x / METRES_PER_DEG_LON, 6),
+            round(CENTRE_LAT + y / METRES_PER_DEG_LAT, 6),
+        ]
+
+    def street(name: str, kind: str, offset: int, start: list[float], end: list[float]) -> Any:
+        return {
+            "type": "Feature",
+            "properties": {"name": name, "kind": kind, "major": offset % MAJOR_EVERY == 0},
+            "geometry": {"type": "LineString", "coordinates": [start, end]},
+        }
+
+    features = []
+    count = len(EAST_WEST_STREETS)
+    for index, name in enumerate(EAST_WEST_STREETS):
+        y = _line(index, count)
+        start, end = point(-WIDTH_M / 2, y), point(WIDTH_M / 2, y)
+        features.append(street(name, "street", index - (count - 1) // 2, start, end))
+    count = len(NORTH_SOUTH_AVENUES)
+    for index, name in enumerate(NORTH_SOUTH_AVENUES):
+        x = _line(index, count)
+        start, end = point(x, -HEIGHT_M / 2), point(x, HEIGHT_M / 2)
+        features.append(street(name, "avenue", index - (count - 1) // 2, start, end))
+    return {
+        "type": "FeatureCollection",
+        "name": f"{CITY_NAME} streets (demo)",
+        "attribution": f"Streets: {CITY_NAME}, a made-up demo city",
+        "features": features,
+    }
+
+
 # --- owners --------------------------------------------------------------------------------
 
 FIRST_NAMES = (

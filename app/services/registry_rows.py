@@ -1,4 +1,5 @@
-"""What the camera list and the incident panel show, read from the registry as plain values.
+"""What the camera list, the camera map and the incident panel show, read from the registry
+as plain values.
 
 These functions run inside a background job with a session opened in the worker thread; they
 return frozen dataclasses, which can cross to the UI thread (ORM objects cannot). No Qt here.
@@ -6,8 +7,9 @@ return frozen dataclasses, which can cross to the UI thread (ORM objects cannot)
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,8 +18,19 @@ from sqlalchemy.orm import Session, selectinload
 from app.models.camera import Camera, CameraTier
 from app.models.incident import Incident, IncidentStatus
 from app.models.sharing_policy import PolicyError, PolicyMode, in_any_window
+from app.services.address_history import earlier_call_counts
 
 SessionFactory = Callable[[], Session]
+
+
+class PolicyNow(enum.StrEnum):
+    """May the camera be opened at the time of the read: the map's colour and symbol."""
+
+    LIVE_ALLOWED = "live allowed"  # continuous, or inside a scheduled window
+    EMERGENCY_ONLY = "emergency only"
+    SCHEDULED_CLOSED = "scheduled, closed now"  # also a schedule the gate cannot read
+    REVOKED = "revoked"  # also an integrated camera whose owner set no policy yet
+    REGISTERED_ONLY = "registered only"  # location and contact only, never a feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +40,15 @@ class CameraRow:
     tier: CameraTier
     policy_now: str  # the owner's policy as it applies at the time of the read
     address: str
+    # Where it is and what it sees, for the map (WGS84 degrees; compass heading).
+    latitude: float
+    longitude: float
+    heading_deg: float
+    fov_deg: float
+    range_m: float
+    owner_name: str
+    verified_at: datetime | None  # UTC; None when the install was never checked
+    policy_state: PolicyNow
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,43 +60,58 @@ class IncidentRow:
     address: str
     status: IncidentStatus
     emergency: bool
+    earlier_calls: int = 0  # incidents received before this one at the same address
 
 
-def policy_now_text(camera: Camera, now: datetime) -> str:
+def policy_now(camera: Camera, now: datetime) -> tuple[PolicyNow, str]:
     """The sharing policy in the words an operator needs: may this camera be opened now?"""
     if camera.tier is CameraTier.REGISTERED:
-        return "no live feed"
+        return PolicyNow.REGISTERED_ONLY, "no live feed"
     policy = camera.current_policy
     if policy is None:
-        return "no policy set"
+        return PolicyNow.REVOKED, "no policy set"
     if policy.mode is PolicyMode.CONTINUOUS:
-        return "continuous"
+        return PolicyNow.LIVE_ALLOWED, "continuous"
     if policy.mode is PolicyMode.EMERGENCY_ONLY:
-        return "emergency only"
+        return PolicyNow.EMERGENCY_ONLY, "emergency only"
     if policy.mode is PolicyMode.REVOKED:
-        return "revoked"
+        return PolicyNow.REVOKED, "revoked"
     try:
         open_now = in_any_window(policy.windows, policy.time_zone, now)
     except PolicyError:
-        return "scheduled (invalid windows)"
-    return "scheduled, open now" if open_now else "scheduled, closed now"
+        return PolicyNow.SCHEDULED_CLOSED, "scheduled (invalid windows)"
+    if open_now:
+        return PolicyNow.LIVE_ALLOWED, "scheduled, open now"
+    return PolicyNow.SCHEDULED_CLOSED, "scheduled, closed now"
+
+
+def camera_row(camera: Camera, now: datetime) -> CameraRow:
+    state, text = policy_now(camera, now)
+    return CameraRow(
+        camera_id=camera.id,
+        name=camera.name,
+        tier=camera.tier,
+        policy_now=text,
+        address=camera.address,
+        latitude=camera.latitude,
+        longitude=camera.longitude,
+        heading_deg=camera.heading_deg,
+        fov_deg=camera.fov_deg,
+        range_m=camera.range_m,
+        owner_name=camera.owner.name,
+        verified_at=camera.verified_at,
+        policy_state=state,
+    )
 
 
 def read_camera_rows(sessions: SessionFactory, now: datetime) -> list[CameraRow]:
     with sessions() as session:
         cameras = session.scalars(
-            select(Camera).options(selectinload(Camera.policies)).order_by(Camera.id)
+            select(Camera)
+            .options(selectinload(Camera.policies), selectinload(Camera.owner))
+            .order_by(Camera.id)
         )
-        return [
-            CameraRow(
-                camera_id=camera.id,
-                name=camera.name,
-                tier=camera.tier,
-                policy_now=policy_now_text(camera, now),
-                address=camera.address,
-            )
-            for camera in cameras
-        ]
+        return [camera_row(camera, now) for camera in cameras]
 
 
 def read_incident_rows(sessions: SessionFactory) -> list[IncidentRow]:
@@ -83,7 +120,8 @@ def read_incident_rows(sessions: SessionFactory) -> list[IncidentRow]:
 
 
 def incident_rows(session: Session) -> list[IncidentRow]:
-    return [
+    """Every incident, with the number of earlier calls at its address."""
+    rows = [
         IncidentRow(
             cad_number=incident.cad_number,
             received_at=incident.received_at,
@@ -95,6 +133,8 @@ def incident_rows(session: Session) -> list[IncidentRow]:
         )
         for incident in session.scalars(select(Incident))
     ]
+    counts = earlier_call_counts(rows)
+    return [replace(row, earlier_calls=count) for row, count in zip(rows, counts, strict=True)]
 
 
 def triage_order(row: IncidentRow) -> tuple[bool, int, float]:

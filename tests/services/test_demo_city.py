@@ -34,9 +34,13 @@ from app.services.demo_city import (
     CENTRE_LAT,
     CENTRE_LON,
     DEMO_USERS,
+    METRES_PER_DEG_LAT,
+    METRES_PER_DEG_LON,
+    STREETS_GEOJSON,
     DemoCity,
     DemoCityExistsError,
     build_demo_city,
+    demo_street_geojson,
 )
 from app.services.sqlite_store import REGISTRY, open_database
 from app.settings import load_settings
@@ -273,3 +277,30 @@ def test_refuses_to_build_over_an_existing_registry(city: DemoCity):
     with pytest.raises(DemoCityExistsError, match="already has a registry"):
         build_demo_city(city.data_dir, ManualClock(BUILT_AT), with_clips=False)
     assert (city.data_dir / "beacon.sqlite").stat().st_mtime_ns == before
+
+
+# ---- the demo map's streets ------------------------------------------------------------------
+
+STREETS_FILE = Path(__file__).resolve().parents[2] / "resources" / STREETS_GEOJSON
+
+
+def test_the_street_file_is_what_the_generator_makes():
+    """resources/demo_streets.geojson is generated; run scripts/write_demo_streets.py after
+    changing the street grid."""
+    assert json.loads(STREETS_FILE.read_text(encoding="utf-8")) == demo_street_geojson()
+
+
+def test_every_demo_camera_stands_by_a_street_of_the_map(registry: Engine):
+    streets = demo_street_geojson()["features"]
+    across = [
+        f["geometry"]["coordinates"][0][1] for f in streets if f["properties"]["kind"] == "street"
+    ]
+    up = [
+        f["geometry"]["coordinates"][0][0] for f in streets if f["properties"]["kind"] == "avenue"
+    ]
+    assert len(across) == 25 and len(up) == 31
+    assert sum(f["properties"]["major"] for f in streets) >= 8
+    for camera in cameras(registry):
+        to_street = min(abs(camera.latitude - lat) for lat in across) * METRES_PER_DEG_LAT
+        to_avenue = min(abs(camera.longitude - lon) for lon in up) * METRES_PER_DEG_LON
+        assert min(to_street, to_avenue) < 25, camera.id
