@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-# Qt tests run offscreen; set here so nobody has to remember it by hand.
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Qt tests run offscreen; set here so nobody has to remember it by hand. Two monitors, DP-1
+# (primary, 1920x1080) and DP-2 (2560x1440) to its right, as on an operator's desk.
+os.environ.setdefault(
+    "QT_QPA_PLATFORM",
+    f"offscreen:configfile={Path(__file__).resolve().parent / 'widgets' / 'screens.json'}",
+)
 # Never let a test reach the developer's own settings or keyring: any use of the system keyring
 # in a test fails (and the console's check refuses it as insecure).
 os.environ.pop("BEACON_SECURITY__KEYRING_BACKEND", None)
