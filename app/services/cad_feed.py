@@ -36,6 +36,10 @@ from sqlalchemy.orm import Session
 from app.models.incident import Incident, IncidentStatus
 
 PRIORITIES = range(1, 6)  # 1 is the most urgent
+# The registry's column sizes (app/models/incident.py): longer text is refused, not cut.
+MAX_CAD_NUMBER_LENGTH = 64
+MAX_INCIDENT_TYPE_LENGTH = 100
+MAX_ADDRESS_LENGTH = 300
 NEW_RECORD_FIELDS = (
     "incident_type",
     "priority",
@@ -50,11 +54,18 @@ ENTRY_FIELDS = frozenset({"offset_s", "cad_number", *NEW_RECORD_FIELDS})
 
 
 class CadRecordError(ValueError):
-    """A CAD record that fails validation; the message names the field."""
+    """A CAD record that fails validation; the message names the field.
+
+    A ``field`` in parentheses names the whole thing rather than a field ("(file)",
+    "(record)"): its message reads "the file is not valid JSON".
+    """
 
     def __init__(self, field: str, problem: str, *, where: str = "") -> None:
         prefix = f"{where}, " if where else ""
-        super().__init__(f"{prefix}field {field}: {problem}")
+        if field.startswith("(") and field.endswith(")"):
+            super().__init__(f"{prefix}the {field[1:-1]} {problem}")
+        else:
+            super().__init__(f"{prefix}field {field}: {problem}")
         self.field = field
         self.problem = problem
 
@@ -77,8 +88,10 @@ class CadRecord:
     def __post_init__(self) -> None:
         if not isinstance(self.cad_number, str) or not self.cad_number.strip():
             raise CadRecordError("cad_number", "is empty")
+        _check_length("cad_number", self.cad_number, MAX_CAD_NUMBER_LENGTH)
         if not isinstance(self.incident_type, str) or not self.incident_type.strip():
             raise CadRecordError("incident_type", "is empty")
+        _check_length("incident_type", self.incident_type, MAX_INCIDENT_TYPE_LENGTH)
         if (
             isinstance(self.priority, bool)
             or not isinstance(self.priority, int)
@@ -91,6 +104,7 @@ class CadRecord:
         _check_coordinate("longitude", self.longitude, 180.0)
         if not isinstance(self.address, str):
             raise CadRecordError("address", f"{self.address!r} is not text")
+        _check_length("address", self.address, MAX_ADDRESS_LENGTH)
         if not isinstance(self.status, IncidentStatus):
             raise CadRecordError("status", f"{self.status!r} is not an incident status")
         if not isinstance(self.emergency, bool):
@@ -106,6 +120,11 @@ class CadRecord:
                 )
             if self.closed_at < self.received_at:
                 raise CadRecordError("closed_at", "is before received_at")
+
+
+def _check_length(field: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise CadRecordError(field, f"is {len(value)} characters long, more than {limit}")
 
 
 def _check_coordinate(field: str, value: object, limit: float) -> None:
@@ -235,18 +254,28 @@ class ScriptedCadFeed:
         return records
 
 
-def upsert_incident(session: Session, record: CadRecord) -> Incident:
-    """Insert the incident, or update it when its CAD number is already known (never a second)."""
+def upsert_incident(
+    session: Session, record: CadRecord, *, keep_first_received: bool = False
+) -> Incident:
+    """Insert the incident, or update it when its CAD number is already known (never a second).
+
+    ``keep_first_received`` keeps an earlier ``received_at`` already stored: a live CAD source
+    whose updates carry their own time (an EIDO's last update) must not make a call look newer
+    than it is. An import, which may correct the time either way, leaves it False.
+    """
     incident = session.scalar(select(Incident).where(Incident.cad_number == record.cad_number))
+    received_at = record.received_at
     if incident is None:
         incident = Incident(cad_number=record.cad_number)
         session.add(incident)
+    elif keep_first_received and incident.received_at < received_at:
+        received_at = incident.received_at
     incident.incident_type = record.incident_type
     incident.priority = record.priority
     incident.latitude = record.latitude
     incident.longitude = record.longitude
     incident.address = record.address
-    incident.received_at = record.received_at
+    incident.received_at = received_at
     incident.status = record.status
     incident.emergency = record.emergency
     incident.closed_at = record.closed_at
