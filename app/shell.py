@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from datetime import datetime
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import __version__
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditLogUnavailable
+from app.services.cad_intake import CadIntake, adapter_for, demo_intake
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
 from app.services.policy_gate import PolicyGate
@@ -75,21 +75,14 @@ def demo_cad_poll(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
     script = settings.data_dir / CAD_SCRIPT
     if not script.is_file():
         return None
-    from app.services.cad_feed import ScriptedCadFeed, upsert_incident
+    return demo_intake(script, clock)
 
-    started_at = clock()
-    feed: ScriptedCadFeed | None = None
 
-    def poll(session: Session, now: datetime) -> int:
-        nonlocal feed
-        if feed is None:
-            feed = ScriptedCadFeed(script, started_at)
-        records = feed.due(now)
-        for record in records:
-            upsert_incident(session, record)
-        return len(records)
-
-    return poll
+def cad_poll_for(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
+    """The CAD source ``[cad] adapter`` names: the demo's script, or a real CAD's adapter."""
+    if settings.cad.adapter == "scripted":
+        return demo_cad_poll(settings, clock)
+    return CadIntake(adapter_for(settings.cad, clock), interval_s=settings.cad.interval_s)
 
 
 class ConsoleShell(QObject):
@@ -156,7 +149,10 @@ class ConsoleShell(QObject):
             self._sessions, self._audit, self._credentials, self._clock, LEASE_CHECK_INTERVAL_S
         )
         self.gate.start()
-        self.supervisor = FeedSupervisor(network_decoders=self._network_decoders)
+        self.supervisor = FeedSupervisor(
+            network_decoders=self._network_decoders,
+            clip_seconds=self._settings.evidence.clip_seconds,
+        )
         window = MainWindow(
             settings=self._settings,
             user=user,
@@ -272,7 +268,7 @@ def run_console(
         sessions=sessionmaker(engine, expire_on_commit=False),
         credentials_insecure=credentials.insecure,
         credentials=credentials,
-        cad_poll=demo_cad_poll(settings),
+        cad_poll=cad_poll_for(settings),
         window_state=window_state,
     )
     try:

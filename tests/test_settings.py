@@ -60,3 +60,48 @@ def test_the_readme_settings_example_is_valid(tmp_path):
     settings = load_settings(config, env={})
     assert settings.workstation == "rtcc-ws-03"
     assert settings.wall.tour_interval_s == 10
+
+
+def test_cad_defaults_to_the_demo_script_without_sound(tmp_path: Path) -> None:
+    cad = load_settings(None, tmp_path, env={}).cad
+    assert (cad.adapter, cad.url, cad.folder, cad.sound) == ("scripted", None, None, False)
+
+
+def test_cad_adapter_from_file_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text('[cad]\nadapter = "http"\nurl = "https://cad.example.org/records"\n')
+    env = {"BEACON_CAD__INTERVAL_S": "15", "BEACON_CAD__SOUND": "true"}
+    cad = load_settings(config, tmp_path, env=env).cad
+    assert (cad.adapter, cad.interval_s, cad.sound) == ("http", 15, True)
+
+
+@pytest.mark.parametrize(
+    ("cad", "message"),
+    [
+        ('adapter = "http"', 'adapter "http" needs url'),
+        ('adapter = "folder"', 'adapter "folder" needs folder'),
+        ('adapter = "eido"', 'adapter "eido" needs either url or folder'),
+        ('adapter = "eido"\nurl = "http://cad/e"\nfolder = "/srv/eido"', "either url or folder"),
+        ('adapter = "telnet"', r"cad\.adapter"),
+        ('adapter = "http"\nurl = "ftp://cad/records"', "must start with https:// or http://"),
+        ('adapter = "http"\nurl = "https://user:pw@cad/records"', "must not hold a user name"),
+        ("interval_s = 0", r"cad\.interval_s"),
+    ],
+)
+def test_a_cad_source_that_cannot_work_is_refused(tmp_path: Path, cad: str, message: str) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text(f"[cad]\n{cad}\n")
+    with pytest.raises(SettingsError, match=message):
+        load_settings(config, tmp_path, env={})
+
+
+def test_the_readme_cad_examples_are_valid(tmp_path: Path) -> None:
+    """Every [cad] example of "CAD record formats" loads."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## CAD record formats", 1)[1].split("\n## ", 1)[0]
+    examples = [part.split("```", 1)[0] for part in section.split("```toml\n")[1:]]
+    assert len(examples) >= 3
+    for example in examples:
+        config = tmp_path / "settings.toml"
+        config.write_text(example, encoding="utf-8")
+        assert load_settings(config, tmp_path, env={}).cad.adapter != "scripted"

@@ -1,5 +1,6 @@
 """Beacon's domain: entities, policy rules and the audit chain. No Qt, no I/O, no clock."""
 
+from app.models.address import address_key
 from app.models.audit_chain import (
     AuditEventType,
     AuditRecord,
@@ -16,10 +17,12 @@ from app.models.footage_request import FootageRequest, FootageRequestStatus
 from app.models.incident import Incident, IncidentStatus
 from app.models.owner import Owner, OwnerKind
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, Reason, decide
+from app.models.rejected_cad_record import RejectedCadRecord
 from app.models.sharing_policy import PolicyError, PolicyMode, SharingPolicy, WeeklyWindow
 from app.models.stream_url import CredentialsInUrlError, redact_url
 from app.models.unit import Unit
 from app.models.user import Role, User
+from app.models.wall_view import SavedWall, WallView, WallViewDefinition
 
 __all__ = [
     "AuditBase",
@@ -45,11 +48,16 @@ __all__ = [
     "Purpose",
     "PurposeKind",
     "Reason",
+    "RejectedCadRecord",
     "Role",
+    "SavedWall",
     "SharingPolicy",
     "Unit",
     "User",
+    "WallView",
+    "WallViewDefinition",
     "WeeklyWindow",
+    "address_key",
     "canonical_bytes",
     "chain_hash",
     "decide",

@@ -2,6 +2,7 @@
 
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList, CameraTableModel
+from app.widgets.camera_map import CameraMap
 from app.widgets.case_number_dialog import CaseNumberDialog
 from app.widgets.incident_panel import IncidentPanel, IncidentTableModel
 from app.widgets.lock_screen import LockScreen
@@ -14,6 +15,7 @@ from app.widgets.video_wall import VideoWall
 __all__ = [
     "BackgroundJobs",
     "CameraList",
+    "CameraMap",
     "CameraTableModel",
     "CaseNumberDialog",
     "IncidentPanel",

@@ -27,6 +27,7 @@ from app.models.audit_chain import AuditEventType, DetailValue, Outcome
 from app.models.user import Role
 from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
+from app.services.cad_intake import CadPollReport
 from app.services.clock import Clock, utc_now
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
@@ -35,16 +36,20 @@ from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.activity_watcher import ActivityWatcher
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
+from app.widgets.camera_map import MAP_SHORTCUTS, console_map
 from app.widgets.incident_panel import IncidentPanel
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
 from app.widgets.video_wall import VideoWall
+from app.widgets.wall_views_menu import WallViewsMenu
+from app.widgets.wall_window import WallWindow, WallWindows
+from app.widgets.window_menu import WindowMenu
 
 log = logging.getLogger(__name__)
 
-# Runs in a worker with a fresh session: brings new CAD records into the registry (the demo's
-# scripted feed today, a real CAD adapter later). The window commits the session afterwards.
-CadPoll = Callable[[Session, datetime], object]
+# Runs in a worker with a fresh session: brings new CAD records into the registry through a
+# CAD adapter (app/services/cad_intake.py) and says how the source is doing.
+CadPoll = Callable[[Session, datetime], CadPollReport]
 SessionFactory = Callable[[], Session]
 
 GEOMETRY_KEY = "main_window/geometry"
@@ -73,6 +78,7 @@ class SessionEnd(enum.StrEnum):
 class _IncidentRefresh:
     rows: list[IncidentRow]
     audit_count: int
+    cad: CadPollReport | None
 
 
 def _confirm_unlock(
@@ -145,20 +151,8 @@ class MainWindow(QMainWindow):
         )
 
         # Built before the wall: the wall asks the incident panel which incident is selected.
-        self.incident_panel = IncidentPanel(clock)
-        self.wall = VideoWall(
-            gate=gate,
-            supervisor=supervisor,
-            jobs=jobs,
-            user=user,
-            audit=audit,
-            export_dir=settings.exports_dir,
-            selected_incident=self.incident_panel.selected_cad_number,
-            # The camera list is built after the wall: look it up when asked.
-            selected_cameras=lambda: self.camera_list.selected_camera_ids(),  # noqa: PLW0108
-            clock=clock,
-            tour_interval_s=settings.wall.tour_interval_s,
-        )
+        self.incident_panel = IncidentPanel(jobs, sessions, clock, sound=settings.cad.sound)
+        self.wall = self._new_wall(gate, supervisor)
         self.wall.message.connect(self._show_failure)
         self.lock_screen = LockScreen(user.display_name, user.username)
         self.lock_screen.unlock_requested.connect(self._check_unlock)
@@ -176,7 +170,31 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.incident_dock)
         # The camera list runs the full height on the left; incidents sit under the wall.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.docks = (self.camera_dock, self.incident_dock)
+        # The map shares the left column with the camera list, under it.
+        self.camera_map = console_map(settings, sessions, jobs, clock)
+        self.camera_map.camera_activated.connect(self.wall.open_in_free_tile)
+        self.map_dock = self._dock("Map", "mapDock", self.camera_map)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.map_dock)
+        self.splitDockWidget(self.camera_dock, self.map_dock, Qt.Orientation.Vertical)
+        self.docks = (self.camera_dock, self.incident_dock, self.map_dock)
+
+        # Wall windows on other monitors, and saved views of all walls (the Window menu).
+        self.wall_windows = WallWindows(
+            lambda: self._new_wall(gate, supervisor), window_state, self
+        )
+        self.wall_windows.message.connect(self._show_failure)
+        self.views_menu = WallViewsMenu(
+            sessions=sessions,
+            jobs=jobs,
+            user=user,
+            main_wall=self.wall,
+            wall_windows=self.wall_windows,
+            selected_incident=self.incident_panel.selected_cad_number,
+            locked=lambda: self.locked,
+            clock=clock,
+            parent=self,
+        )
+        self.views_menu.message.connect(self._show_failure)
 
         self._build_status_bar(credentials_insecure)
         self._build_actions()
@@ -206,6 +224,7 @@ class MainWindow(QMainWindow):
         self.has_saved_geometry = self._restore_window_state()
         self.refresh_cameras()
         self.refresh_incidents()
+        self.wall_windows.restore_arrangement()
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -219,6 +238,23 @@ class MainWindow(QMainWindow):
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
         return dock
+
+    def _new_wall(self, gate: PolicyGate, supervisor: FeedSupervisor) -> VideoWall:
+        """The main wall, or a wall window's: each opens feeds the same way."""
+        return VideoWall(
+            gate=gate,
+            supervisor=supervisor,
+            jobs=self._jobs,
+            user=self.user,
+            audit=self._audit,
+            export_dir=self._settings.exports_dir,
+            selected_incident=self.incident_panel.selected_cad_number,
+            # The main wall is built before the camera list: look it up when asked.
+            selected_cameras=lambda: self.camera_list.selected_camera_ids(),  # noqa: PLW0108
+            clock=self._clock,
+            tour_interval_s=self._settings.wall.tour_interval_s,
+            clip_seconds=self._settings.evidence.clip_seconds,
+        )
 
     def _build_status_bar(self, credentials_insecure: bool) -> None:
         bar = self.statusBar()
@@ -267,11 +303,15 @@ class MainWindow(QMainWindow):
         self.incident_dock_action = self.incident_dock.toggleViewAction()
         self.incident_dock_action.setText("&Incidents")
         self.incident_dock_action.setShortcut(QKeySequence("Ctrl+2"))
-        for action in (self.camera_dock_action, self.incident_dock_action):
+        self.map_dock_action = self.map_dock.toggleViewAction()
+        self.map_dock_action.setText("&Map")
+        self.map_dock_action.setShortcut(QKeySequence("Ctrl+3"))
+        for action in (self.camera_dock_action, self.incident_dock_action, self.map_dock_action):
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             self.addAction(action)
         self.filter_action = self._action("&Filter cameras", self._focus_camera_filter, ("Ctrl+F",))
         self.incidents_action = self._action("Focus i&ncidents", self._focus_incidents, ("Ctrl+I",))
+        self.rejected_action = self._action("&Rejected CAD records…", self._show_rejected_records)
         self.full_screen_action = self._action(
             "F&ull screen", self._toggle_full_screen, ("F11",), checkable=True
         )
@@ -287,11 +327,13 @@ class MainWindow(QMainWindow):
         self.wall_toolbar.addAction(wall.overlay_action)
         self.wall_toolbar.addAction(wall.case_action)
         self.wall_toolbar.addAction(wall.snapshot_action)
+        self.wall_toolbar.addAction(wall.clip_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.wall_toolbar)
 
         menus = self.menuBar()
         file_menu = menus.addMenu("&File")
         file_menu.addAction(wall.snapshot_action)
+        file_menu.addAction(wall.clip_action)
         file_menu.addSeparator()
         file_menu.addAction(self.lock_action)
         file_menu.addAction(self.sign_out_action)
@@ -300,9 +342,11 @@ class MainWindow(QMainWindow):
         view_menu = menus.addMenu("&View")
         view_menu.addAction(self.camera_dock_action)
         view_menu.addAction(self.incident_dock_action)
+        view_menu.addAction(self.map_dock_action)
         view_menu.addSeparator()
         view_menu.addAction(self.filter_action)
         view_menu.addAction(self.incidents_action)
+        view_menu.addAction(self.rejected_action)
         view_menu.addSeparator()
         layout_menu = view_menu.addMenu("Wall &layout")
         layout_menu.addActions(wall.layout_actions)
@@ -316,18 +360,25 @@ class MainWindow(QMainWindow):
         tile_menu.addAction(wall.stop_tour_action)
         view_menu.addSeparator()
         view_menu.addAction(self.full_screen_action)
+        self.window_menu = WindowMenu(self.wall_windows, self.views_menu, self)
+        menus.addMenu(self.window_menu)
+        self.addActions([self.wall_windows.next_monitor_action, self.views_menu.save_action])
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self.help_action)
         self._locked_out_actions = (
+            *self.window_menu.locked_out_actions,
             self.camera_dock_action,
             self.incident_dock_action,
+            self.map_dock_action,
             self.filter_action,
             self.incidents_action,
+            self.rejected_action,
             *wall.layout_actions,
             wall.overlay_action,
             wall.restore_action,
             wall.case_action,
             wall.snapshot_action,
+            wall.clip_action,
             wall.recall_action,
             wall.health_action,
             wall.tour_tile_action,
@@ -344,8 +395,11 @@ class MainWindow(QMainWindow):
             self.incidents_action,
             self.camera_dock_action,
             self.incident_dock_action,
+            self.map_dock_action,
             self.full_screen_action,
             self.help_action,
+            self.views_menu.save_action,
+            self.wall_windows.next_monitor_action,
         )
         rows = []
         for action in listed:
@@ -356,6 +410,7 @@ class MainWindow(QMainWindow):
             if action.isCheckable() and action in (
                 self.camera_dock_action,
                 self.incident_dock_action,
+                self.map_dock_action,
             ):
                 label = f"Show or hide {label.lower()}"
             rows.append((label, keys))
@@ -373,12 +428,18 @@ class MainWindow(QMainWindow):
             ("Back to the wall from a maximised tile", "Esc"),
             ("Close the focused tile's feed", "Delete"),
             ("Save a snapshot of the focused tile (PNG, SHA-256, audited)", "Ctrl+S"),
+            (
+                f"Save the focused tile's last {self._settings.evidence.clip_seconds} s "
+                "as a clip (MP4, SHA-256, audited)",
+                "Ctrl+Shift+S",
+            ),
             ("Recall the focused tile's previous camera", "Backspace"),
             ("Show or hide the focused tile's stream health", "H"),
             ("Tour the cameras selected in the list on the focused tile", "Ctrl+T"),
             ("Tour the selected cameras across the whole wall", "Ctrl+Shift+T"),
             ("Stop the focused tile's tour", "Ctrl+Shift+P"),
             ("Tour several cameras on one tile", "Drag them onto it"),
+            *MAP_SHORTCUTS,
             ("Close this list", "Esc"),
         ]
         return rows
@@ -419,7 +480,9 @@ class MainWindow(QMainWindow):
     def _cameras_loaded(self, rows: list[CameraRow]) -> None:
         self._cameras_loading = False
         self.camera_list.set_cameras(rows)
+        self.camera_map.set_cameras(rows)
         self.wall.set_cameras(rows)
+        self.wall_windows.set_cameras(rows)
 
     def _cameras_failed(self, error: Exception) -> None:
         self._cameras_loading = False
@@ -433,11 +496,12 @@ class MainWindow(QMainWindow):
 
         def work() -> _IncidentRefresh:
             with sessions() as session:
+                report = None
                 if poll is not None:
-                    poll(session, clock())
+                    report = poll(session, clock())
                     session.commit()
                 rows = incident_rows(session)
-            return _IncidentRefresh(rows, audit.head.seq)
+            return _IncidentRefresh(rows, audit.head.seq, report)
 
         self._jobs.submit(
             "Reading incidents", work, self._incidents_loaded, self._incidents_failed, owner=self
@@ -449,6 +513,8 @@ class MainWindow(QMainWindow):
             self._incident_failures = 0
             self._incident_timer.setInterval(self._incident_interval_ms)
         self.incident_panel.set_incidents(refresh.rows)
+        if refresh.cad is not None:
+            self.incident_panel.set_cad_report(refresh.cad)
         self._set_audit_count(refresh.audit_count)
 
     def _incidents_failed(self, error: Exception) -> None:
@@ -524,6 +590,7 @@ class MainWindow(QMainWindow):
         for action in self._locked_out_actions:
             action.setEnabled(False)
         self._centre.setCurrentWidget(self.lock_screen)
+        self.wall_windows.set_locked(True)
         self.lock_screen.prepare(title)
         self._record(AuditEventType.SESSION_LOCKED, details={"reason": reason.value})
 
@@ -561,6 +628,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(True)
         self.wall.restore_action.setEnabled(self.wall.maximised is not None)
         self._centre.setCurrentWidget(self.wall)
+        self.wall_windows.set_locked(False)
         if not self._state_before_lock.isEmpty():
             self.restoreState(self._state_before_lock)
         else:
@@ -592,7 +660,19 @@ class MainWindow(QMainWindow):
         self.incident_dock.raise_()
         self.incident_panel.focus_table()
 
+    def _show_rejected_records(self) -> None:
+        if self.locked:
+            return
+        self.incident_dock.show()
+        self.incident_dock.raise_()
+        self.incident_panel.show_rejected_records()
+
     def _toggle_full_screen(self) -> None:
+        active = QApplication.activeWindow()
+        if isinstance(active, WallWindow):  # F11 is one shortcut for every window
+            active.toggle_full_screen()
+            self.full_screen_action.setChecked(self.isFullScreen())
+            return
         if self.isFullScreen():
             self.showNormal()
         else:
@@ -615,6 +695,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._ended:
+            self.wall_windows.end_session()
             self._save_window_state()
             self._record(AuditEventType.LOGOUT, details={"reason": self._end_reason.value})
             self._ended = True

@@ -28,6 +28,9 @@ WARNING = "#f0b429"  # insecure keyring and similar states that need attention
 # Incident rows.
 CLOSED_ROW_TEXT = TEXT_MUTED
 EMERGENCY_ROW_TEXT = "#ffe3e3"
+# An incident that just arrived (its badge says NEW too): green, so it never looks selected.
+NEW_ROW = "#15301f"
+NEW_BADGE = "#5fd38d"
 
 # Video tiles: what ``VideoTile.paintEvent`` draws over and around the picture (the tile's own
 # background, border and hint colour come from the ``VideoTile`` rule of theme.qss).
@@ -40,6 +43,40 @@ VIDEO_LIVE = "#5fd38d"  # the "live" word of the overlay
 VIDEO_FOCUS = ACCENT  # the focused tile's edge, and a tile under a drag
 VIDEO_WARNING = WARNING  # reconnecting, stream lost, ended
 VIDEO_DENIED = EMERGENCY  # denied by the policy gate, not recorded in the audit log
+
+# The camera map (``app/widgets/map_layers.py`` paints these; its overlays take theirs from the
+# ``#cameraMap`` rules of theme.qss). Camera colours say the policy state now and every state
+# also has its own symbol, so no one has to tell the colours apart; registered cameras are
+# hollow. Every symbol has a dark outline, to stand out on light raster tiles as well.
+MAP_BACKGROUND = "#0d1115"  # under the street layer, and where no tile has loaded yet
+MAP_STREET = "#2c3641"
+MAP_STREET_MAJOR = "#404d5c"
+MAP_STREET_LABEL = "#8d99a8"
+MAP_SYMBOL_OUTLINE = "#05070a"
+MAP_LIVE_ALLOWED = "#5fd38d"  # circle
+MAP_EMERGENCY_ONLY = "#f0b429"  # triangle
+MAP_SCHEDULED_CLOSED = "#a78bfa"  # square
+MAP_REVOKED = "#ff5c5c"  # cross
+MAP_REGISTERED_ONLY = "#c7ced8"  # hollow diamond
+MAP_CONE_ALPHA = 46  # of 255: fields of view tint the street without hiding it
+MAP_CLUSTER = "#1b2129"
+MAP_CLUSTER_EDGE = "#6d7785"
+MAP_CLUSTER_TEXT = TEXT
+MAP_SELECTED = ACCENT
+MAP_HOVER = "#ffffff"
+MAP_UNIT = "#38d6e8"  # chevron pointing where the unit heads
+MAP_UNIT_BUSY = "#e879f9"  # en route or on scene
+MAP_UNIT_LABEL = "#e6fbff"
+MAP_INCIDENT_P1 = EMERGENCY
+MAP_INCIDENT_P2 = "#ff9f43"
+MAP_INCIDENT_P3 = "#ffd166"
+MAP_INCIDENT_LOW = "#9fb3c8"  # priorities 4 and 5
+MAP_INCIDENT_TEXT = "#101418"
+MAP_EMERGENCY_RING = "#ffffff"
+MAP_GEOFENCE = ACCENT
+MAP_GEOFENCE_FILL_ALPHA = 38
+MAP_SCALE_BAR = TEXT
+MAP_SCALE_BAR_SHADOW = "#000000"
 
 
 def application_palette() -> QPalette:

@@ -406,9 +406,17 @@ class VideoTile(QWidget):
         to_screen = (
             f"{latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms (p95)" if latencies else "—"
         )
+        bitrate = f"{state.bitrate_kbps:,.0f} kbit/s" if state.bitrate_kbps > 0 else "unknown"
+        behind = (
+            f"{state.latency_ms:,.0f} ms behind the camera"
+            if state.latency_ms is not None
+            else "no camera clock in the stream"
+        )
         return [
             ("stream", f"{handle.stream}{size}"),
             ("frame rate", f"{state.fps:.1f} decoded · {self.measured_fps:.1f} shown"),
+            ("bitrate", bitrate),
+            ("latency", behind),
             ("decoder to screen", to_screen),
             ("frames dropped", f"{handle.dropped_frames}"),
             ("reconnects", f"{state.reconnects}"),

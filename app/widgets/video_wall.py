@@ -22,8 +22,9 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal, SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import QMenu, QWidget
 
@@ -40,9 +41,9 @@ from app.services.policy_gate import (
     UnknownCameraError,
 )
 from app.services.registry_rows import CameraRow
-from app.services.snapshot_export import ExportReceipt, export_snapshot
+from app.services.snapshot_export import ExportError, ExportReceipt, export_clip, export_snapshot
 from app.video.feed_state import FeedStatus
-from app.video.feed_supervisor import FeedHandle, FeedSupervisor
+from app.video.feed_supervisor import ClipExportError, FeedHandle, FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.case_number_dialog import CaseNumberDialog
 from app.widgets.video_tile import EMPTY_TILE_HINT, TileCamera, VideoTile
@@ -141,6 +142,7 @@ class VideoWall(QWidget):
 
     message = Signal(str)  # for the status bar: what the operator should know about the wall
     snapshot_saved = Signal(object)  # ExportReceipt
+    clip_saved = Signal(object)  # ExportReceipt
 
     def __init__(
         self,
@@ -156,6 +158,7 @@ class VideoWall(QWidget):
         clock: Clock = utc_now,
         layout: str = "2x2",
         tour_interval_s: float = TOUR_INTERVAL_S,
+        clip_seconds: float = 30,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -171,6 +174,7 @@ class VideoWall(QWidget):
         self._selected_cameras = selected_cameras
         self._clock = clock
         self._tour_interval_s = tour_interval_s
+        self._clip_seconds = clip_seconds
         self._tours: list[Tour] = []
         self._pool: list[VideoTile] = []
         self._layout = LAYOUT_BY_NAME[layout]
@@ -233,6 +237,15 @@ class VideoWall(QWidget):
         )
         self.snapshot_action.triggered.connect(lambda: self.save_snapshot(self.current_tile()))
         self.addAction(self.snapshot_action)
+        self.clip_action = QAction(f"Save the last {self._clip_seconds:g} s as a &clip", self)
+        self.clip_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.clip_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.clip_action.setToolTip(
+            f"Save the focused (or maximised) tile's last {self._clip_seconds:g} seconds as "
+            "evidence: MP4, SHA-256, audited"
+        )
+        self.clip_action.triggered.connect(lambda: self.save_clip(self.current_tile()))
+        self.addAction(self.clip_action)
         self.case_action = QAction("Case &number for new feeds…", self)
         self.case_action.triggered.connect(lambda: self._ask_case(None))
         self.addAction(self.case_action)
@@ -562,6 +575,9 @@ class VideoWall(QWidget):
             text = "Back to the wall" if tile is self._maximised else "Maximise"
             menu.addAction(text, lambda: self.toggle_maximise(tile))
             menu.addAction("Save snapshot", lambda: self.save_snapshot(tile))
+            menu.addAction(
+                f"Save the last {self._clip_seconds:g} s as a clip", lambda: self.save_clip(tile)
+            )
             health = menu.addAction("Stream health", lambda: self.toggle_health(tile))
             health.setCheckable(True)
             health.setChecked(tile.health_visible)
@@ -679,33 +695,64 @@ class VideoWall(QWidget):
             self.message.emit("No picture to save: select a tile that shows a live feed.")
             return
         lease = tile.handle.lease
-        audit, actor, folder = self._audit, self._user.username, self._export_dir
+        fields = self._evidence_fields(lease)
+        self._export(
+            "snapshot", lease, lambda: export_snapshot(picture, **fields), self.snapshot_saved
+        )
 
-        def work() -> ExportReceipt:
-            return export_snapshot(
-                picture,
-                camera_id=lease.camera_id,
-                camera_name=lease.camera_name,
-                purpose=str(lease.purpose),
-                actor=actor,
-                export_dir=folder,
-                audit=audit,
-            )
+    def save_clip(self, tile: VideoTile | None) -> None:
+        """Export the tile's last ``clip_seconds`` (as shown: masked) as an MP4, off the UI
+        thread; the decode process writes it from its rolling buffer."""
+        if tile is None or tile.handle is None:
+            self.message.emit("No clip to save: select a tile that shows a live feed.")
+            return
+        handle = tile.handle
+        fields, seconds = self._evidence_fields(handle.lease), self._clip_seconds
+        self._export(
+            "clip",
+            handle.lease,
+            lambda: export_clip(handle.export_clip, seconds=seconds, **fields),
+            self.clip_saved,
+        )
 
-        def saved(receipt: ExportReceipt) -> None:
-            self.snapshot_saved.emit(receipt)
+    def _evidence_fields(self, lease: FeedLease) -> dict[str, Any]:
+        """Who saves what, from which camera and why: the same for every export."""
+        return {
+            "camera_id": lease.camera_id,
+            "camera_name": lease.camera_name,
+            "purpose": str(lease.purpose),
+            "actor": self._user.username,
+            "export_dir": self._export_dir,
+            "audit": self._audit,
+        }
+
+    def _export(
+        self,
+        kind: str,
+        lease: FeedLease,
+        work: Callable[[], ExportReceipt],
+        saved: SignalInstance,
+    ) -> None:
+        """Run an export job; say in the status bar what was saved where, or why not."""
+
+        def done(receipt: ExportReceipt) -> None:
+            saved.emit(receipt)
             self.message.emit(
-                f"Snapshot of {lease.camera_name} saved: {receipt.path} "
+                f"{kind.capitalize()} of {lease.camera_name} saved: {receipt.path} "
                 f"(SHA-256 {receipt.sha256[:16]}…)"
             )
 
         def failed(error: Exception) -> None:
             if isinstance(error, AuditWriteError):
-                self.message.emit("Snapshot not saved: it could not be recorded in the audit log.")
+                self.message.emit(
+                    f"{kind.capitalize()} not saved: it could not be recorded in the audit log."
+                )
             else:
-                self.message.emit(f"Snapshot not saved: {error}")
+                self.message.emit(f"{kind.capitalize()} not saved: {error}")
+                if not isinstance(error, ExportError | ClipExportError):
+                    log.error("saving a %s failed", kind, exc_info=error)
 
-        self._jobs.submit(f"Saving a snapshot of {lease.camera_name}", work, saved, failed)
+        self._jobs.submit(f"Saving a {kind} of {lease.camera_name}", work, done, failed)
 
     def close_tile(self, tile: VideoTile, reason: str = "closed_by_operator") -> None:
         """Empty ``tile`` and end its lease through the gate (audited), off the UI thread."""

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QBrush, QDrag
 
 from app.models.audit_chain import AuditEventType
 from app.shell import demo_cad_poll
 from app.widgets.incident_panel import ALERT, CAD, EMERGENCY_BADGE, PRIORITY, STATUS
 from app.widgets.lock_screen import LOCKED_TEXT
 from app.widgets.main_window import UNLOCK_REFUSED_TEXT, LockReason, SessionEnd
+from app.widgets.video_tile import CAMERA_MIME
 from app.widgets.video_wall import EMPTY_TILE_HINT
 from tests.widgets.conftest import OPERATOR_PASSWORD, audit_events, with_security
+from tests.widgets.test_video_wall import drop
 
 
 def loaded(window) -> bool:
@@ -302,3 +304,132 @@ def test_sign_out_from_the_lock_screen(qtbot, make_window, settings):
     assert not window.isVisible()
     qtbot.waitUntil(lambda: audit_events(settings, AuditEventType.LOGOUT) != [])
     assert audit_events(settings, AuditEventType.LOGOUT)[0]["details"] == {"reason": "sign_out"}
+
+
+# ---- a real CAD source ----------------------------------------------------------------------
+
+
+def cad_record(cad_number: str, **overrides):
+    values = {
+        "cad_number": cad_number,
+        "incident_type": "Shots fired",
+        "priority": "P1",
+        "latitude": 41.8812,
+        "longitude": -87.6402,
+        "address": "1200 W Harbor St",
+        "received_at": "2026-11-18T15:29:00Z",
+        "status": "dispatched",
+        "emergency": True,
+    }
+    values.update(overrides)
+    return values
+
+
+def test_a_cad_server_feeds_the_panel_and_its_rejects_are_one_menu_away(qtbot, make_window, clock):
+    from contextlib import closing
+
+    from app.services.cad_adapters import HttpJsonCadAdapter
+    from app.services.cad_intake import CadIntake
+    from tests.cad_server import CadServer
+
+    with closing(CadServer()) as server:
+        server.answer([cad_record("2026-004600"), cad_record("2026-004601", priority="URGENT")])
+        poll = CadIntake(HttpJsonCadAdapter(server.url, clock=clock))
+        window = make_window(cad_poll=poll)
+        panel = window.incident_panel
+        qtbot.waitUntil(lambda: panel.model.row_of("2026-004600") is not None, timeout=5000)
+        qtbot.waitUntil(lambda: panel.tabs.tabText(1) == "Rejected records (1)", timeout=5000)
+        assert panel.cad_state_label.text().startswith("CAD live")
+        window.incident_dock.hide()
+        window.rejected_action.trigger()
+        assert window.incident_dock.isVisible()
+        assert panel.tabs.currentIndex() == 1
+        qtbot.waitUntil(lambda: panel.rejected_model.rowCount() == 1, timeout=5000)
+        assert "unknown priority code 'URGENT'" in panel.rejected_model.rows[0].reason
+        server.answer("Internal Server Error", status=500)
+        clock.advance(seconds=10)
+        qtbot.waitUntil(
+            lambda: panel.cad_state_label.text().startswith("CAD server error 500 since"),
+            timeout=5000,
+        )
+        # The registry's incidents stay on screen while the source is down.
+        assert panel.model.row_of("2026-000101") is not None
+
+
+def test_rejected_records_are_out_of_reach_while_locked(qtbot, make_window):
+    window = make_window()
+    window.lock(LockReason.MANUAL)
+    assert not window.rejected_action.isEnabled()
+    window.rejected_action.trigger()
+    assert not window.incident_dock.isVisible()
+
+
+def test_the_cad_setting_picks_the_source(settings, tmp_path):
+    from app.services.cad_adapters import (
+        CadAdapter,
+        EidoCadAdapter,
+        FolderCadAdapter,
+        HttpJsonCadAdapter,
+    )
+    from app.services.cad_intake import CadIntake
+    from app.settings import CadSettings
+    from app.shell import cad_poll_for
+
+    def poll_for(**cad: object) -> CadAdapter:
+        chosen = cad_poll_for(settings.model_copy(update={"cad": CadSettings.model_validate(cad)}))
+        assert isinstance(chosen, CadIntake)
+        return chosen.adapter
+
+    assert cad_poll_for(settings) is None  # the demo script, and none in the data dir
+    assert isinstance(poll_for(adapter="http", url="http://127.0.0.1:9/r"), HttpJsonCadAdapter)
+    assert isinstance(poll_for(adapter="folder", folder=tmp_path), FolderCadAdapter)
+    assert isinstance(poll_for(adapter="eido", folder=tmp_path), EidoCadAdapter)
+
+
+# ---- the map dock ------------------------------------------------------------------------
+
+
+def test_the_map_dock_draws_the_registry_and_opens_a_camera_through_the_gate(
+    qtbot, make_window, settings
+):
+    window = make_window()
+    camera_map = window.camera_map
+    assert window.map_dock.isVisible() and window.map_dock.windowTitle() == "Map"
+    qtbot.waitUntil(lambda: camera_map.camera_count == 4)
+    # Units and open incidents come from the registry in the map's own background job.
+    qtbot.waitUntil(lambda: len(camera_map.incident_layer.features) == 2)
+    qtbot.waitUntil(lambda: loaded(window))
+    window.incident_panel.focus_table()  # the most urgent incident: the purpose of the feed
+    camera_map.select_camera("cam-porch-4")
+    camera_map.setFocus()
+    qtbot.keyClick(camera_map, Qt.Key.Key_Return)
+
+    def denied() -> bool:
+        events = audit_events(settings, AuditEventType.FEED_DENIED)
+        return any(event["camera_id"] == "cam-porch-4" for event in events)
+
+    qtbot.waitUntil(denied)  # a registered camera: the gate refused it, and said so
+
+    # A camera dragged from the map onto a wall tile is opened there, through the gate.
+    # The incidents are drawn over the cameras on that corner: I hides them.
+    qtbot.keyClick(camera_map, Qt.Key.Key_I)
+    spot = camera_map.camera_screen_position("cam-harbor-1")
+    assert spot is not None
+    qtbot.mousePress(camera_map.viewport(), Qt.MouseButton.LeftButton, pos=spot.toPoint())
+    qtbot.mouseMove(camera_map.viewport(), spot.toPoint() + QPoint(30, 30))
+    drag = camera_map.findChild(QDrag)
+    assert drag is not None
+    dragged = bytes(drag.mimeData().data(CAMERA_MIME).data()).decode()
+    assert drop(window.wall.tiles[1], drag.mimeData())
+
+    def opened() -> bool:
+        events = audit_events(settings, AuditEventType.FEED_ALLOWED)
+        events += audit_events(settings, AuditEventType.FEED_DENIED)
+        return any(event["camera_id"] == dragged for event in events)
+
+    qtbot.waitUntil(opened)
+    assert ("Show or hide map", "Ctrl+3") in window.shortcuts()
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert not window.map_dock.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.map_dock.isVisible()

@@ -17,7 +17,15 @@ class StubHandle:
     """Just what ``VideoTile.poll`` reads of a FeedHandle: a state and the newest frame."""
 
     def __init__(self) -> None:
-        self.state = FeedState(FeedStatus.LIVE, reconnects=2, width=1920, height=1080, fps=14.9)
+        self.state = FeedState(
+            FeedStatus.LIVE,
+            reconnects=2,
+            width=1920,
+            height=1080,
+            fps=14.9,
+            bitrate_kbps=3925.4,
+            latency_ms=68.2,
+        )
         self.next: Frame | None = None
         self.stream = "main"
         self.dropped_frames = 3
@@ -93,6 +101,12 @@ def test_the_health_panel_shows_the_streams_facts_on_demand(qtbot: Any) -> None:
     assert facts["frame rate"].startswith("14.9 decoded")
     assert facts["frames dropped"] == "3" and facts["reconnects"] == "2"
     assert facts["decoder to screen"].endswith("ms (p95)")
+    assert facts["bitrate"] == "3,925 kbit/s"
+    assert facts["latency"] == "68 ms behind the camera"
+    handle.state = FeedState(FeedStatus.LIVE)  # a file: no counter, no camera clock
+    facts = dict(tile.health_lines())
+    assert facts["bitrate"] == "unknown" and facts["latency"] == "no camera clock in the stream"
+    handle.state = FeedState(FeedStatus.LIVE, fps=14.9)
 
     without = tile.grab().toImage()
     tile.set_health_visible(True)

@@ -506,3 +506,34 @@ def test_ctrl_s_saves_the_focused_tiles_picture_as_audited_evidence(qtbot, windo
     assert event["camera_id"] == "cam-clip-1" and event["purpose"] == f"incident:{INCIDENT}"
     assert event["details"]["sha256"] == receipt.sha256
     assert receipt.sha256[:16] in window.statusBar().currentMessage()
+
+
+def test_ctrl_shift_s_saves_the_focused_tiles_last_seconds_as_an_audited_clip(
+    qtbot, window, settings
+):
+    tile = window.wall.tiles[0]
+    assert drop(tile, camera_mime("cam-clip-1"))
+    wait_live(qtbot, tile)
+    first = tile.frame_number
+    qtbot.waitUntil(lambda: tile.frame_number >= first + 15, timeout=10_000)  # a second or more
+    tile.setFocus()
+    qtbot.waitUntil(tile.hasFocus)
+    with qtbot.waitSignal(window.wall.clip_saved, timeout=20_000) as saved:
+        qtbot.keyClick(
+            tile,
+            Qt.Key.Key_S,
+            Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+        )
+    receipt = saved.args[0]
+    assert receipt.path.parent == settings.exports_dir and receipt.path.suffix == ".mp4"
+    capture = cv2.VideoCapture(str(receipt.path))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    assert frames >= 10, "about a second or more of the feed, as the tile showed it"
+    (event,) = audit_events(settings, AuditEventType.EXPORT)
+    assert event["details"]["kind"] == "clip" and event["details"]["sha256"] == receipt.sha256
+    assert event["camera_id"] == "cam-clip-1" and event["purpose"] == f"incident:{INCIDENT}"
+    assert "Clip of Camera cam-clip-1 saved" in window.statusBar().currentMessage()
+
+    window.wall.save_clip(window.wall.tiles[1])  # an empty tile
+    assert "No clip to save" in window.statusBar().currentMessage()
