@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import resource
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,63 @@ def decode_streams(urls: list[str], seconds: float) -> DecodeReference:
     return DecodeReference(
         len(urls), frames, time.perf_counter() - started, _children_cpu() - cpu_before
     )
+
+
+def stream_rates(url: str, streams: int, seconds: float, warmup_s: float) -> list[float]:
+    """Run ``streams`` ffmpeg decoders on the live ``url`` at once for ``seconds`` of wall time;
+    each one's frames per second after ``warmup_s`` (connecting, the first keyframe)."""
+    command = [
+        "ffmpeg",
+        *("-nostdin", "-loglevel", "error", "-threads", "1", "-rtsp_transport", "tcp"),
+        *("-i", url, "-f", "null", "-", "-progress", "pipe:1", "-stats_period", "0.5"),
+    ]
+    runs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(streams)
+    ]
+    samples: list[list[tuple[float, int]]] = [[] for _ in runs]
+
+    def follow(index: int) -> None:
+        stdout = runs[index].stdout
+        assert stdout is not None
+        for line in stdout:
+            if line.startswith("frame="):
+                samples[index].append((time.monotonic(), int(line[6:])))
+
+    readers = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(streams)]
+    started = time.monotonic()
+    for reader in readers:
+        reader.start()
+    time.sleep(seconds)  # a benchmark's measuring window, not synchronisation
+    for run in runs:
+        run.terminate()
+    for run, reader in zip(runs, readers, strict=True):
+        run.wait(timeout=10)
+        reader.join(timeout=10)
+    rates = []
+    for points in samples:
+        window = [(at, frame) for at, frame in points if at >= started + warmup_s]
+        if len(window) < 2:
+            rates.append(0.0)
+            continue
+        (first_at, first), (last_at, last) = window[0], window[-1]
+        rates.append((last - first) / (last_at - first_at) if last_at > first_at else 0.0)
+    return rates
+
+
+def sustained_streams(
+    url: str, counts: list[int], seconds: float, warmup_s: float, needed_fps: float
+) -> tuple[int, dict[str, float]]:
+    """The most live streams of ``url`` that ffmpeg alone decodes at ``needed_fps`` or better
+    each, trying ``counts`` in order until one falls short; and each count's slowest rate."""
+    sustained, ramp = 0, {}
+    for count in counts:
+        slowest = min(stream_rates(url, count, seconds, warmup_s))
+        ramp[str(count)] = round(slowest, 2)
+        if slowest < needed_fps:
+            break
+        sustained = count
+    return sustained, ramp
 
 
 def main() -> None:
