@@ -10,11 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QByteArray,
     QMimeData,
     QModelIndex,
-    QPersistentModelIndex,
     QSize,
     QSortFilterProxyModel,
     Qt,
@@ -31,24 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.registry_rows import CameraRow
+from app.widgets.row_table_model import ModelIndex, RowTableModel
 from app.widgets.video_tile import CAMERA_MIME
-
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
 NAME_COLUMN, MAX_NAME_WIDTH = 1, 260  # long names elide; the tooltip has them whole
 
 
-class CameraTableModel(QAbstractTableModel):
+class CameraTableModel(RowTableModel[CameraRow]):
     """Camera rows as read from the registry; replaced whole on each refresh."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._rows: list[CameraRow] = []
-
-    @property
-    def rows(self) -> Sequence[CameraRow]:
-        return tuple(self._rows)
+    COLUMNS = COLUMNS
 
     def set_rows(self, rows: Sequence[CameraRow]) -> None:
         rows = list(rows)
@@ -57,19 +48,6 @@ class CameraTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows = rows
         self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)

@@ -16,14 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QSize,
     Qt,
     QTimer,
 )
-from PySide6.QtCore import QPersistentModelIndex as PersistentIndex
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -53,8 +51,8 @@ from app.services.registry_rows import IncidentRow, triage_order
 from app.widgets import palette
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.resources import icon_path
+from app.widgets.row_table_model import ModelIndex, RowTableModel
 
-ModelIndex = QModelIndex | PersistentIndex
 SessionFactory = Callable[[], Session]
 
 COLUMNS = ("Alert", "CAD number", "Received", "Pri", "Type", "Address", "History", "Status")
@@ -142,14 +140,15 @@ class IncidentFilter:
         )
 
 
-class IncidentTableModel(QAbstractTableModel):
+class IncidentTableModel(RowTableModel[IncidentRow]):
     """Incident rows, filtered; column -1 (the default) sorts by triage order (``triage_order``)."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__()
         self._clock = clock
         self._all: list[IncidentRow] = []
-        self._rows: list[IncidentRow] = []
         self._filter = IncidentFilter()
         self._new_until: dict[str, datetime] = {}
         self._sort_column = -1
@@ -163,11 +162,6 @@ class IncidentTableModel(QAbstractTableModel):
         self._new_badge_text = QBrush(QColor(palette.NEW_BADGE))
         self._closed_text = QBrush(QColor(palette.CLOSED_ROW_TEXT))
         self._emergency_icon = QIcon(str(icon_path("emergency.svg")))
-
-    @property
-    def rows(self) -> Sequence[IncidentRow]:
-        """The rows shown (the filter applied), in the table's order."""
-        return tuple(self._rows)
 
     @property
     def all_rows(self) -> Sequence[IncidentRow]:
@@ -255,24 +249,15 @@ class IncidentTableModel(QAbstractTableModel):
 
     # ---- Qt model --------------------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation is not Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == PRIORITY:
-            return "Priority: P1 is the most urgent"
-        if role == Qt.ItemDataRole.ToolTipRole and section == HISTORY:
-            return "Earlier calls at the same address"
-        return None
+        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            if section == PRIORITY:
+                return "Priority: P1 is the most urgent"
+            if section == HISTORY:
+                return "Earlier calls at the same address"
+        return super().headerData(section, orientation, role)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -342,35 +327,19 @@ RECORD_EXCERPT = 160  # characters of the raw record in its cell; the tooltip sh
 RECORD_TOOLTIP = 2000
 
 
-class RejectedRecordsModel(QAbstractTableModel):
+class RejectedRecordsModel(RowTableModel[RejectedRecordRow]):
     """Quarantined CAD records, newest first."""
+
+    COLUMNS = REJECTED_COLUMNS
 
     def __init__(self, clock: Clock = utc_now) -> None:
         super().__init__()
         self._clock = clock
-        self._rows: list[RejectedRecordRow] = []
-
-    @property
-    def rows(self) -> Sequence[RejectedRecordRow]:
-        return tuple(self._rows)
 
     def set_rows(self, rows: Sequence[RejectedRecordRow]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(REJECTED_COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return REJECTED_COLUMNS[section]
-        return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
