@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -951,6 +951,13 @@ class ConeLayer(_Layer):
                 draw_segments(painter, wedge_x[rows], wedge_y[rows])
 
 
+def on_screen(px: FloatArray, py: FloatArray, frame: MapFrame, margin: float) -> npt.NDArray[Any]:
+    """Indices of the symbols (``margin`` pixels from their centre) that touch the frame."""
+    return np.flatnonzero(
+        (px > -margin) & (px < frame.width + margin) & (py > -margin) & (py < frame.height + margin)
+    )
+
+
 class IncidentLayer(_Layer):
     """Open incidents as priority badges ("P1", ringed for an emergency), the most urgent on top."""
 
@@ -980,10 +987,7 @@ class IncidentLayer(_Layer):
             icons = [incident_icon(p, e, self._ratio) for p, e in self._sprites]
             self._atlas = SymbolAtlas(icons, self._ratio)
         px, py = self.screen_positions(frame)
-        inside = np.flatnonzero(
-            (px > -INCIDENT_PX) & (px < frame.width + INCIDENT_PX)
-            & (py > -INCIDENT_PX) & (py < frame.height + INCIDENT_PX)
-        )  # fmt: skip
+        inside = on_screen(px, py, frame, INCIDENT_PX)
         self._atlas.draw(painter, px[inside], py[inside], self._sprite[inside])
 
 
@@ -1020,10 +1024,7 @@ class UnitLayer(_Layer):
                 [unit_icon(c, UNIT_PX, self._ratio) for c in colours], self._ratio
             )
         px, py = self.screen_positions(frame)
-        inside = np.flatnonzero(
-            (px > -UNIT_PX) & (px < frame.width + UNIT_PX)
-            & (py > -UNIT_PX) & (py < frame.height + UNIT_PX)
-        )  # fmt: skip
+        inside = on_screen(px, py, frame, UNIT_PX)
         self._atlas.draw(
             painter, px[inside], py[inside], self._busy[inside], self.features.heading_deg[inside]
         )
