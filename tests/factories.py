@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,6 +22,16 @@ from app.services.sqlite_store import REGISTRY, open_database
 from app.settings import Settings
 
 ZONE = "America/Chicago"
+
+
+def metres_east(
+    latitude: float, longitude: float, east: float, north: float = 0.0
+) -> tuple[float, float]:
+    """A point ``east`` and ``north`` metres (on the ground) from another."""
+    return (
+        latitude + north / 111_320.0,
+        longitude + east / (111_320.0 * math.cos(math.radians(latitude))),
+    )
 
 
 def registry_sessions(settings: Settings) -> Callable[[], Session]:

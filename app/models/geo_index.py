@@ -465,6 +465,19 @@ class CameraIndex:
         ids: list[str] = self._slot_ids[slots[inside]].tolist()
         return ids
 
+    def seen_from(self, lat: float, lon: float, camera_ids: Sequence[str]) -> CameraHits:
+        """These cameras with their distance and bearing from a point, nearest first (a
+        polygon's cameras as seen from its incident)."""
+        _check_point(lat, lon, "reference point")
+        slots = np.fromiter(
+            (self._slot(camera_id) for camera_id in camera_ids), np.int64, len(camera_ids)
+        )
+        rows = self._slot_rows[slots]
+        east, north, up = (rows @ axis for axis in _frame(lat, lon))
+        distance = _arc_m(east, north, up)
+        order = np.argsort(distance, kind="stable").astype(np.int64)
+        return self._hits(slots, distance, east, north, order)
+
     def _near(
         self, lat: float, lon: float, angle: float
     ) -> tuple[KeyArray, FloatArray, FloatArray, FloatArray]:

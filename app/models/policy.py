@@ -7,6 +7,7 @@ caller that grants anything; ``beacon policy explain`` shows its answer without 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -99,7 +100,7 @@ class PolicyFacts(Protocol):
     @property
     def time_zone(self) -> str: ...
     @property
-    def windows(self) -> list[WeeklyWindow]: ...
+    def windows(self) -> Sequence[WeeklyWindow]: ...
 
 
 class ActorFacts(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -146,12 +147,23 @@ def parse_windows(raw: list[dict[str, Any]]) -> list[WeeklyWindow]:
     return windows
 
 
-def in_any_window(windows: list[WeeklyWindow], time_zone: str, now: datetime) -> bool:
+def in_any_window(windows: Sequence[WeeklyWindow], time_zone: str, now: datetime) -> bool:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     local = now.astimezone(zone(time_zone))
     minute = local.hour * 60 + local.minute + local.second / 60
     return any(window.covers(local.weekday(), minute) for window in windows)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTerms:
+    """A policy version as plain values: what the gate decides on, read once from the registry
+    and safe to hand to another thread."""
+
+    version: int
+    mode: PolicyMode
+    time_zone: str
+    windows: tuple[WeeklyWindow, ...]
 
 
 class SharingPolicy(Base):
@@ -174,6 +186,10 @@ class SharingPolicy(Base):
     @property
     def windows(self) -> list[WeeklyWindow]:
         return [WeeklyWindow.parse(item) for item in self.window_specs]
+
+    def terms(self) -> PolicyTerms:
+        """This version as plain values; raises PolicyError when its windows cannot be read."""
+        return PolicyTerms(self.version, self.mode, self.time_zone, tuple(self.windows))
 
     def check(self) -> None:
         """Raise PolicyError when the policy cannot be applied as written."""

@@ -26,7 +26,7 @@ from app.models.audit_chain import AuditEventType, Outcome
 from app.models.camera import Camera, CameraTier, PrivacyMask
 from app.models.incident import Incident, IncidentStatus
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, decide
-from app.models.sharing_policy import PolicyMode, WeeklyWindow
+from app.models.sharing_policy import PolicyTerms
 from app.models.stream_url import url_with_credentials
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditWriteError
@@ -57,14 +57,6 @@ class LeaseEndedError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _PolicySnapshot:
-    version: int
-    mode: PolicyMode
-    time_zone: str
-    windows: list[WeeklyWindow]
-
-
-@dataclass(frozen=True, slots=True)
 class _CameraSnapshot:
     id: str
     name: str
@@ -72,7 +64,7 @@ class _CameraSnapshot:
     main_stream_url: str | None
     sub_stream_url: str | None
     privacy_masks: list[PrivacyMask]
-    policy: _PolicySnapshot | None
+    policy: PolicyTerms | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +177,7 @@ def _load_camera(session: Session, camera_id: str) -> _CameraSnapshot:
         main_stream_url=camera.main_stream_url,
         sub_stream_url=camera.sub_stream_url,
         privacy_masks=list(camera.privacy_masks or []),
-        policy=None
-        if policy is None
-        else _PolicySnapshot(policy.version, policy.mode, policy.time_zone, policy.windows),
+        policy=None if policy is None else policy.terms(),
     )
 
 

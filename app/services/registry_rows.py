@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.models.camera import Camera, CameraTier
 from app.models.incident import Incident, IncidentStatus
-from app.models.sharing_policy import PolicyError, PolicyMode, in_any_window
+from app.models.sharing_policy import PolicyError, PolicyMode, PolicyTerms, in_any_window
 from app.services.address_history import earlier_call_counts
 
 SessionFactory = Callable[[], Session]
@@ -49,6 +49,10 @@ class CameraRow:
     owner_name: str
     verified_at: datetime | None  # UTC; None when the install was never checked
     policy_state: PolicyNow
+    # The owner's terms as read, for the policy rules (a geofence's "may open now for this
+    # incident"); None for registered cameras, an integrated one without a policy, or a
+    # policy whose windows cannot be read (the gate refuses those too).
+    policy: PolicyTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,8 @@ class IncidentRow:
     address: str
     status: IncidentStatus
     emergency: bool
+    latitude: float
+    longitude: float
     earlier_calls: int = 0  # incidents received before this one at the same address
 
 
@@ -85,6 +91,16 @@ def policy_now(camera: Camera, now: datetime) -> tuple[PolicyNow, str]:
     return PolicyNow.SCHEDULED_CLOSED, "scheduled, closed now"
 
 
+def policy_terms(camera: Camera) -> PolicyTerms | None:
+    policy = camera.current_policy
+    if policy is None:
+        return None
+    try:
+        return policy.terms()
+    except PolicyError:
+        return None
+
+
 def camera_row(camera: Camera, now: datetime) -> CameraRow:
     state, text = policy_now(camera, now)
     return CameraRow(
@@ -101,6 +117,7 @@ def camera_row(camera: Camera, now: datetime) -> CameraRow:
         owner_name=camera.owner.name,
         verified_at=camera.verified_at,
         policy_state=state,
+        policy=policy_terms(camera),
     )
 
 
@@ -130,6 +147,8 @@ def incident_rows(session: Session) -> list[IncidentRow]:
             address=incident.address,
             status=incident.status,
             emergency=incident.emergency,
+            latitude=incident.latitude,
+            longitude=incident.longitude,
         )
         for incident in session.scalars(select(Incident))
     ]

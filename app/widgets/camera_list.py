@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import (
-    QByteArray,
     QMimeData,
     QModelIndex,
     QSize,
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.services.registry_rows import CameraRow
 from app.widgets.row_table_model import ModelIndex, RowTableModel
-from app.widgets.video_tile import CAMERA_MIME
+from app.widgets.video_tile import CAMERA_MIME, camera_mime
 
 COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
 NAME_COLUMN, MAX_NAME_WIDTH = 1, 260  # long names elide; the tooltip has them whole
@@ -61,13 +60,8 @@ class CameraTableModel(RowTableModel[CameraRow]):
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
         """The dragged rows' cameras, one id per line: one opens on the tile it is dropped on,
         several tour it."""
-        mime = QMimeData()
         rows = dict.fromkeys(index.row() for index in indexes if index.isValid())
-        camera_ids = "\n".join(self._rows[row].camera_id for row in rows)
-        if camera_ids:
-            mime.setData(CAMERA_MIME, QByteArray(camera_ids.encode()))
-            mime.setText(camera_ids)
-        return mime
+        return camera_mime([self._rows[row].camera_id for row in rows])
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction

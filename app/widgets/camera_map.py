@@ -27,9 +27,7 @@ from datetime import datetime
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import (
-    QByteArray,
     QEvent,
-    QMimeData,
     QObject,
     QPointF,
     QRectF,
@@ -47,12 +45,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 
-from app.models.geofence import Geofence
+from app.models.geofence import Geofence, GeofenceCircle
 from app.models.web_mercator import (
     HALF_WORLD_M,
     TileKey,
     ground_resolution,
     metres_per_pixel,
+    scale_factor,
     to_mercator,
     to_wgs84,
 )
@@ -76,9 +75,10 @@ from app.services.map_features import (
     read_live_layers,
 )
 from app.services.registry_rows import CameraRow, PolicyNow
-from app.settings import Settings
+from app.settings import MapSettings, Settings
 from app.widgets import palette
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.geofence_editor import DrawMode, GeofenceEditor
 from app.widgets.map_layers import (
     HIT_PX,
     INCIDENT_PX,
@@ -97,7 +97,7 @@ from app.widgets.map_layers import (
 )
 from app.widgets.map_overlays import LAYER_KEYS, MapCard, MapLegend, MapScaleBar, placed
 from app.widgets.resources import resources_dir
-from app.widgets.video_tile import CAMERA_MIME
+from app.widgets.video_tile import camera_mime
 
 log = logging.getLogger(__name__)
 
@@ -113,16 +113,8 @@ SETTLE_MS = 150  # after this long without a pan or zoom, tiles are resampled sm
 LIVE_INTERVAL_MS = 3000  # units (AVL) and incidents, re-read while the map is visible
 DEFAULT_CENTRE = (41.88, -87.63)  # until there are cameras to fit
 DEFAULT_ZOOM = 12.0
+DEFAULT_RADIUS_M = MapSettings().default_radius_m
 TILE_CACHE_DIR = "tile-cache"  # in the data directory, unless basemap.cache_dir says otherwise
-
-
-def camera_mime(camera_ids: Sequence[str]) -> QMimeData:
-    """A drag of cameras onto the wall: their ids, one a line, as the camera list makes it."""
-    mime = QMimeData()
-    text = "\n".join(camera_ids)
-    mime.setData(CAMERA_MIME, QByteArray(text.encode()))
-    mime.setText(text)
-    return mime
 
 
 def verified_text(verified_at: datetime | None, now: datetime) -> str:
@@ -206,6 +198,7 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
     camera_clicked = Signal(str)  # a camera id, selected with a click
     camera_activated = Signal(str)  # double-click or Enter: open it on a free tile
     view_changed = Signal()  # panned or zoomed
+    geofence_edited = Signal(object)  # a Geofence the operator drew, or a circle resized
 
     def __init__(
         self,
@@ -215,6 +208,7 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         fallback_streets: Callable[[], StreetMap] | None = None,
         read_live_layers: Callable[[], LiveLayers] | None = None,
         live_interval_ms: int = LIVE_INTERVAL_MS,
+        default_radius_m: float = DEFAULT_RADIUS_M,
         clock: Clock = utc_now,
         parent: QWidget | None = None,
     ) -> None:
@@ -226,6 +220,7 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         self._clock = clock
         self._fallback_streets = fallback_streets
         self._read_live_layers = read_live_layers
+        self.default_radius_m = default_radius_m
         self._features: CameraFeatures | None = None
         self._pending_rows: list[CameraRow] | None = None
         self._building = False
@@ -286,8 +281,14 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         self.notice.setObjectName("mapNotice")
         self.notice.setWordWrap(True)
         self.notice.hide()
+        self.hint = QLabel(self)
+        self.hint.setObjectName("mapHint")
+        self.hint.hide()
         self.card = MapCard(self)
-        for overlay in (self.readout, self.status_label, self.attribution, self.notice):
+        self.geofence_editor = GeofenceEditor(self)
+        self.geofence_editor.edited.connect(self.geofence_edited)
+        overlays = (self.readout, self.status_label, self.attribution, self.notice, self.hint)
+        for overlay in overlays:
             overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
 
         self._bridge = _TileBridge()
@@ -360,9 +361,41 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         self.incident_layer.set_features(layers.incidents)
         self._update_status()
 
-    def set_geofences(self, fences: Sequence[Geofence]) -> None:
-        """Draw these geofences (circles and polygons, WGS84); the geofence task edits them."""
-        self.geofence_layer.set_geofences(fences)
+    @property
+    def geofence(self) -> Geofence | None:
+        return self.geofence_editor.fence
+
+    def set_geofence(self, fence: Geofence | None) -> None:
+        """Show this geofence (a circle gets a handle to drag its radius); None: no geofence."""
+        self.geofence_editor.set_fence(fence)
+
+    def start_drawing(self, mode: DrawMode) -> None:
+        """Let the operator draw a circle or a polygon (DrawMode.NONE: stop drawing)."""
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.geofence_editor.start(mode)
+
+    def show_geofence(self, fence: Geofence) -> None:
+        """Centre the view on a geofence and zoom so all of it shows, with a margin."""
+        if isinstance(fence, GeofenceCircle):
+            centre = to_mercator(fence.latitude, fence.longitude)
+            half_width = half_height = fence.radius_m * scale_factor(fence.latitude)
+        else:
+            xs, ys = zip(*(to_mercator(lat, lon) for lat, lon in fence.points), strict=True)
+            centre = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
+            half_width, half_height = (max(xs) - min(xs)) / 2, (max(ys) - min(ys)) / 2
+        width = max(self.view_box.width() - 2 * FIT_MARGIN_PX, 50)
+        height = max(self.view_box.height() - 2 * FIT_MARGIN_PX, 50)
+        metres = max(2 * half_width / width, 2 * half_height / height, metres_per_pixel(MAX_ZOOM))
+        self._centre = centre
+        self._zoom = min(max(math.log2(metres_per_pixel(0) / metres), MIN_ZOOM), MAX_ZOOM)
+        self._placed = True
+        self._apply_view()
+
+    def show_hint(self, text: str) -> None:
+        """A line of instructions at the bottom of the map (drawing a geofence); "" hides it."""
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+        self._place_overlays()
 
     def select_camera(self, camera_id: str | None) -> None:
         """Select a camera (None: none); not an operator's click, so no signal."""
@@ -761,6 +794,11 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         placed(self.status_label, area, Qt.Corner.TopRightCorner)
         placed(self.attribution, area, Qt.Corner.BottomRightCorner, margin=4)
         placed(self.readout, area, Qt.Corner.BottomLeftCorner, margin=6)
+        if self.hint.isVisibleTo(self):
+            self.hint.setMaximumWidth(max(self.width() - 2 * 16, 100))
+            self.hint.adjustSize()
+            bottom = self.readout.y() - self.scale_bar.height() - 10
+            self.hint.move((self.width() - self.hint.width()) // 2, bottom - self.hint.height())
         self.scale_bar.move(6, self.readout.y() - self.scale_bar.height() - 2)
         if self.notice.isVisibleTo(self):
             width = min(max(self.width() - 2 * 16, 200), 640)
@@ -769,13 +807,17 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
             top = self.status_label.geometry().bottom() + 8
             self.notice.move((self.width() - width) // 2, top)
         for overlay in (self.legend, self.status_label, self.attribution, self.readout,
-                        self.scale_bar, self.notice, self.card):  # fmt: skip
+                        self.scale_bar, self.notice, self.hint, self.card):  # fmt: skip
             overlay.raise_()
 
     # ---- pointer --------------------------------------------------------------------------
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
+            if self.geofence_editor.press(event.position()):
+                self._set_hover(None, None)
+                event.accept()
+                return
             hit = self.hit_at(event.position())
             self._press = (event.position(), hit)
             if hit is not None and hit.kind == "camera":
@@ -786,6 +828,9 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self._pointer = event.position()
         self._update_readout()
+        if self.geofence_editor.move(event.position()):
+            event.accept()
+            return
         press = self._press
         if press is not None and press[1] is not None and press[1].kind == "camera":
             moved = (event.position() - press[0]).manhattanLength()
@@ -797,8 +842,19 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         super().mouseMoveEvent(event)
         if not event.buttons():
             self._update_hover(event.position())
+            on_handle = self.geofence_editor.hovering_handle(event.position())
+            if on_handle:
+                self.viewport().setCursor(Qt.CursorShape.SizeHorCursor)
+            elif self.viewport().cursor().shape() == Qt.CursorShape.SizeHorCursor:
+                self.viewport().unsetCursor()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.geofence_editor.release(
+            event.position()
+        ):
+            self._press = None
+            event.accept()
+            return
         press, self._press = self._press, None
         if press is None or event.button() != Qt.MouseButton.LeftButton:
             super().mouseReleaseEvent(event)
@@ -817,6 +873,9 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
             self.select_camera(None)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if self.geofence_editor.double_click(event.position()):
+            event.accept()
+            return
         camera = self.camera_at(event.position())
         if camera is not None:
             self.camera_activated.emit(camera)
@@ -911,6 +970,9 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = Qt.Key(event.key())
+        if self.geofence_editor.key(key):
+            event.accept()
+            return
         step_x = self.view_box.width() * PAN_SHARE
         step_y = self.view_box.height() * PAN_SHARE
         pans = {
@@ -954,6 +1016,9 @@ MAP_SHORTCUTS: tuple[tuple[str, str], ...] = (
         ", ".join(f"{key} {layer.value.lower()}" for layer, key in LAYER_KEYS.items()),
     ),
     ("Map: fold or unfold the legend", "L"),
+    ("Map: change the geofence's radius", "Drag its square handle"),
+    ("Map: finish a polygon, take its last corner back", "Enter or double-click, Backspace"),
+    ("Map: stop drawing a geofence", "Esc"),
 )
 
 
@@ -971,5 +1036,6 @@ def console_map(
         open_basemap=lambda: open_basemap(basemap, cache_dir=cache_dir, streets=streets),
         fallback_streets=lambda: read_street_geojson(streets),
         read_live_layers=lambda: read_live_layers(sessions),
+        default_radius_m=settings.map.default_radius_m,
         clock=clock,
     )

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QSize,
     Qt,
     QTimer,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 from PySide6.QtWidgets import (
@@ -371,6 +372,11 @@ class RejectedRecordsModel(RowTableModel[RejectedRecordRow]):
 class IncidentPanel(QWidget):
     """Calls for service and rejected CAD records; keeps the selection across refreshes."""
 
+    # The selected incident (None: none), when the selection changes to another incident or
+    # the selected one changes (moved, upgraded to an emergency, closed); refreshes that
+    # change nothing say nothing.
+    incident_selected = Signal(object)
+
     def __init__(
         self,
         jobs: BackgroundJobs,
@@ -392,6 +398,7 @@ class IncidentPanel(QWidget):
         self._highlight = timedelta(seconds=highlight_s)
         self._known: set[str] | None = None  # CAD numbers seen; None before the first load
         self._selected_cad: str | None = None
+        self._announced: IncidentRow | None = None
         self._rejected_total: int | None = None
         self._rejected_loading = False
 
@@ -688,9 +695,18 @@ class IncidentPanel(QWidget):
 
     # ---- history -------------------------------------------------------------------------
 
-    def _show_history(self) -> None:
+    def selected_incident(self) -> IncidentRow | None:
         cad_number = self.selected_cad_number()
-        selected = next((row for row in self.model.all_rows if row.cad_number == cad_number), None)
+        return next((row for row in self.model.all_rows if row.cad_number == cad_number), None)
+
+    def _announce_selection(self, selected: IncidentRow | None) -> None:
+        if selected != self._announced:
+            self._announced = selected
+            self.incident_selected.emit(selected)
+
+    def _show_history(self) -> None:
+        selected = self.selected_incident()
+        self._announce_selection(selected)
         self.history_list.clear()
         if selected is None:
             self.history_title.setText(SELECT_FOR_HISTORY)

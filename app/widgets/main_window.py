@@ -29,6 +29,7 @@ from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
 from app.services.cad_intake import CadPollReport
 from app.services.clock import Clock, utc_now
+from app.services.geofence_search import CameraCatalog
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.settings import Settings
@@ -37,6 +38,8 @@ from app.widgets.activity_watcher import ActivityWatcher
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
 from app.widgets.camera_map import MAP_SHORTCUTS, console_map
+from app.widgets.geofence_editor import DrawMode
+from app.widgets.geofence_panel import GeofencePanel
 from app.widgets.incident_panel import IncidentPanel
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
@@ -176,7 +179,16 @@ class MainWindow(QMainWindow):
         self.map_dock = self._dock("Map", "mapDock", self.camera_map)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.map_dock)
         self.splitDockWidget(self.camera_dock, self.map_dock, Qt.Orientation.Vertical)
-        self.docks = (self.camera_dock, self.incident_dock, self.map_dock)
+        # The geofence's cameras share the camera list's place, as a tab raised by a selection.
+        self.geofence_panel = GeofencePanel(
+            jobs, audit, user, default_radius_m=settings.map.default_radius_m
+        )
+        self.geofence_dock = self._dock("Geofence", "geofenceDock", self.geofence_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.geofence_dock)
+        self.tabifyDockWidget(self.camera_dock, self.geofence_dock)
+        self.camera_dock.raise_()
+        self.docks = (self.camera_dock, self.incident_dock, self.map_dock, self.geofence_dock)
+        self._connect_geofence()
 
         # Wall windows on other monitors, and saved views of all walls (the Window menu).
         self.wall_windows = WallWindows(
@@ -239,6 +251,35 @@ class MainWindow(QMainWindow):
         )
         return dock
 
+    def _connect_geofence(self) -> None:
+        """Incident selection, the map's drawing and the geofence list, kept in step."""
+        panel, camera_map = self.geofence_panel, self.camera_map
+        self.incident_panel.incident_selected.connect(self._incident_selected)
+        camera_map.geofence_edited.connect(panel.set_fence)
+        panel.fence_changed.connect(camera_map.set_geofence)
+        panel.draw_requested.connect(self._draw_geofence)
+        panel.camera_selected.connect(camera_map.select_camera)
+        panel.camera_activated.connect(self.wall.open_in_free_tile)
+        panel.open_requested.connect(self.wall.open_cameras)
+        panel.message.connect(self._show_failure)
+
+    def _incident_selected(self, incident: IncidentRow | None) -> None:
+        fence = self.geofence_panel.set_incident(incident)
+        if fence is None:
+            return
+        self.camera_map.set_geofence(fence)
+        self.camera_map.show_geofence(fence)
+        if not self.locked:
+            self.geofence_dock.show()
+            self.geofence_dock.raise_()
+
+    def _draw_geofence(self, mode: str) -> None:
+        if self.locked:
+            return
+        self.map_dock.show()
+        self.map_dock.raise_()
+        self.camera_map.start_drawing(DrawMode(mode))
+
     def _new_wall(self, gate: PolicyGate, supervisor: FeedSupervisor) -> VideoWall:
         """The main wall, or a wall window's: each opens feeds the same way."""
         return VideoWall(
@@ -293,6 +334,15 @@ class MainWindow(QMainWindow):
         self.addAction(action)
         return action
 
+    @property
+    def _dock_actions(self) -> tuple[QAction, ...]:
+        return (
+            self.camera_dock_action,
+            self.incident_dock_action,
+            self.map_dock_action,
+            self.geofence_dock_action,
+        )
+
     def _build_actions(self) -> None:
         self.lock_action = self._action("&Lock", lambda: self.lock(LockReason.MANUAL), ("Ctrl+L",))
         self.sign_out_action = self._action("Sign &out", self.sign_out)
@@ -306,7 +356,10 @@ class MainWindow(QMainWindow):
         self.map_dock_action = self.map_dock.toggleViewAction()
         self.map_dock_action.setText("&Map")
         self.map_dock_action.setShortcut(QKeySequence("Ctrl+3"))
-        for action in (self.camera_dock_action, self.incident_dock_action, self.map_dock_action):
+        self.geofence_dock_action = self.geofence_dock.toggleViewAction()
+        self.geofence_dock_action.setText("&Geofence")
+        self.geofence_dock_action.setShortcut(QKeySequence("Ctrl+4"))
+        for action in self._dock_actions:
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             self.addAction(action)
         self.filter_action = self._action("&Filter cameras", self._focus_camera_filter, ("Ctrl+F",))
@@ -340,9 +393,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         view_menu = menus.addMenu("&View")
-        view_menu.addAction(self.camera_dock_action)
-        view_menu.addAction(self.incident_dock_action)
-        view_menu.addAction(self.map_dock_action)
+        view_menu.addActions(list(self._dock_actions))
         view_menu.addSeparator()
         view_menu.addAction(self.filter_action)
         view_menu.addAction(self.incidents_action)
@@ -360,6 +411,18 @@ class MainWindow(QMainWindow):
         tile_menu.addAction(wall.stop_tour_action)
         view_menu.addSeparator()
         view_menu.addAction(self.full_screen_action)
+        geofence = self.geofence_panel
+        geofence_menu = menus.addMenu("&Geofence")
+        geofence_menu.addActions(
+            [
+                geofence.circle_action,
+                geofence.polygon_action,
+                geofence.reset_action,
+                geofence.refresh_action,
+            ]
+        )
+        geofence_menu.addSeparator()
+        geofence_menu.addAction(geofence.open_action)
         self.window_menu = WindowMenu(self.wall_windows, self.views_menu, self)
         menus.addMenu(self.window_menu)
         self.addActions([self.wall_windows.next_monitor_action, self.views_menu.save_action])
@@ -367,9 +430,8 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.help_action)
         self._locked_out_actions = (
             *self.window_menu.locked_out_actions,
-            self.camera_dock_action,
-            self.incident_dock_action,
-            self.map_dock_action,
+            *self._dock_actions,
+            *geofence.actions(),
             self.filter_action,
             self.incidents_action,
             self.rejected_action,
@@ -393,9 +455,10 @@ class MainWindow(QMainWindow):
             self.quit_action,
             self.filter_action,
             self.incidents_action,
-            self.camera_dock_action,
-            self.incident_dock_action,
-            self.map_dock_action,
+            *self._dock_actions,
+            self.geofence_panel.circle_action,
+            self.geofence_panel.polygon_action,
+            self.geofence_panel.open_action,
             self.full_screen_action,
             self.help_action,
             self.views_menu.save_action,
@@ -407,11 +470,7 @@ class MainWindow(QMainWindow):
                 key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts()
             )
             label = action.text().replace("&", "")
-            if action.isCheckable() and action in (
-                self.camera_dock_action,
-                self.incident_dock_action,
-                self.map_dock_action,
-            ):
+            if action.isCheckable() and action in self._dock_actions:
                 label = f"Show or hide {label.lower()}"
             rows.append((label, keys))
         native = QKeySequence.SequenceFormat.NativeText
@@ -469,16 +528,23 @@ class MainWindow(QMainWindow):
             return
         self._cameras_loading = True
         sessions, clock = self._sessions, self._clock
+
+        def work() -> tuple[list[CameraRow], CameraCatalog]:
+            rows = read_camera_rows(sessions, clock())
+            return rows, CameraCatalog.build(rows)
+
         self._jobs.submit(
             "Reading the camera list",
-            lambda: read_camera_rows(sessions, clock()),
+            work,
             self._cameras_loaded,
             self._cameras_failed,
             owner=self,
         )
 
-    def _cameras_loaded(self, rows: list[CameraRow]) -> None:
+    def _cameras_loaded(self, loaded: tuple[list[CameraRow], CameraCatalog]) -> None:
         self._cameras_loading = False
+        rows, catalog = loaded
+        self.geofence_panel.set_catalog(catalog)
         self.camera_list.set_cameras(rows)
         self.camera_map.set_cameras(rows)
         self.wall.set_cameras(rows)

@@ -48,6 +48,7 @@ from app.models.web_mercator import (
     zoom_for,
 )
 from app.services.basemap import Pixels, StreetMap
+from app.services.geofence_search import distance_text
 from app.services.map_features import (
     POLICY_STATES,
     CameraFeatures,
@@ -697,39 +698,97 @@ class TileLayer(_Layer):
             painter.drawPixmap(target, pixmap, source)
 
 
+def circle_on_screen(fence: GeofenceCircle, frame: MapFrame) -> tuple[QPointF, float]:
+    """A circle's centre and radius in pixels (Web Mercator keeps a small circle round)."""
+    x, y = to_mercator(fence.latitude, fence.longitude)
+    (cx,), (cy,) = frame.to_px(np.array([x]), np.array([y]))
+    return QPointF(cx, cy), fence.radius_m * scale_factor(fence.latitude) * frame.scale
+
+
+def radius_handle(fence: GeofenceCircle, frame: MapFrame) -> QPointF:
+    """Where the operator grabs a circle to change its radius: its east edge."""
+    centre, radius = circle_on_screen(fence, frame)
+    return QPointF(centre.x() + radius, centre.y())
+
+
 class GeofenceLayer(_Layer):
-    """Circles and polygons, outlined and lightly filled; the next step draws and edits them."""
+    """The geofence (circle or polygon, outlined and lightly filled), the circle's radius handle
+    and label, and the shape being drawn."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._fences: tuple[Geofence, ...] = ()
+        self.fence: Geofence | None = None
+        self.handle = False  # the fence is a circle the operator may resize
+        self.draft_corners: list[tuple[float, float]] = []  # a polygon being drawn (lat, lon)
+        self.draft_pointer: tuple[float, float] | None = None  # where its next edge runs to
+        self._labels = PixmapCache(64)
 
-    def set_geofences(self, fences: Sequence[Geofence]) -> None:
-        self._fences = tuple(fences)
+    def set_fence(self, fence: Geofence | None, *, handle: bool = False) -> None:
+        self.fence = fence
+        self.handle = handle and isinstance(fence, GeofenceCircle)
         self.update()
 
+    def set_draft(
+        self, corners: Sequence[tuple[float, float]], pointer: tuple[float, float] | None
+    ) -> None:
+        self.draft_corners = list(corners)
+        self.draft_pointer = pointer
+        self.update()
+
+    def ratio_changed(self) -> None:
+        self._labels.clear()
+
+    def _screen_points(
+        self, points: Sequence[tuple[float, float]], frame: MapFrame
+    ) -> list[QPointF]:
+        projected = [to_mercator(lat, lon) for lat, lon in points]
+        px, py = frame.to_px(
+            np.array([p[0] for p in projected]), np.array([p[1] for p in projected])
+        )
+        return [QPointF(a, b) for a, b in zip(px, py, strict=True)]
+
     def draw(self, painter: QPainter, frame: MapFrame) -> None:
-        if not self._fences:
-            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         fill = QColor(palette.MAP_GEOFENCE)
         fill.setAlpha(palette.MAP_GEOFENCE_FILL_ALPHA)
-        pen = _pen(palette.MAP_GEOFENCE, 2.0)
-        pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.setBrush(fill)
-        for fence in self._fences:
-            if isinstance(fence, GeofenceCircle):
-                x, y = to_mercator(fence.latitude, fence.longitude)
-                (cx,), (cy,) = frame.to_px(np.array([x]), np.array([y]))
-                radius = fence.radius_m * scale_factor(fence.latitude) * frame.scale
-                painter.drawEllipse(QPointF(cx, cy), radius, radius)
-            else:
-                points = [to_mercator(lat, lon) for lat, lon in fence.points]
-                px, py = frame.to_px(
-                    np.array([p[0] for p in points]), np.array([p[1] for p in points])
-                )
-                painter.drawPolygon(QPolygonF([QPointF(a, b) for a, b in zip(px, py, strict=True)]))
+        outline = _pen(palette.MAP_GEOFENCE, 2.0)
+        outline.setStyle(Qt.PenStyle.DashLine)
+        fence = self.fence
+        if isinstance(fence, GeofenceCircle):
+            painter.setPen(outline)
+            painter.setBrush(fill)
+            centre, radius = circle_on_screen(fence, frame)
+            painter.drawEllipse(centre, radius, radius)
+            if self.handle:
+                self._draw_handle(painter, fence, frame)
+        elif fence is not None:
+            painter.setPen(outline)
+            painter.setBrush(fill)
+            painter.drawPolygon(QPolygonF(self._screen_points(fence.points, frame)))
+        if self.draft_corners:
+            points = self._screen_points(
+                [*self.draft_corners, *([self.draft_pointer] if self.draft_pointer else [])],
+                frame,
+            )
+            painter.setPen(_pen(palette.MAP_GEOFENCE, 2.0))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPolyline(QPolygonF(points))
+            painter.setBrush(QColor(palette.MAP_GEOFENCE))
+            painter.setPen(_pen(palette.MAP_SYMBOL_OUTLINE, 1.5))
+            for corner in points[: len(self.draft_corners)]:
+                painter.drawEllipse(corner, 4.0, 4.0)
+
+    def _draw_handle(self, painter: QPainter, fence: GeofenceCircle, frame: MapFrame) -> None:
+        handle = radius_handle(fence, frame)
+        painter.setPen(_pen(palette.MAP_SYMBOL_OUTLINE, 1.5))
+        painter.setBrush(QColor(palette.MAP_GEOFENCE))
+        painter.drawRect(QRectF(handle.x() - 5, handle.y() - 5, 10, 10))
+        text = distance_text(fence.radius_m)
+        label = self._labels.get(
+            text, partial(_text_pixmap, text, palette.TEXT, 13, True, self._ratio)
+        )
+        height = label.deviceIndependentSize().height()
+        painter.drawPixmap(QPointF(handle.x() + 9, handle.y() - height / 2), label)
 
 
 @dataclass(frozen=True, eq=False)

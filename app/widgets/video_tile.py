@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QMimeData, QPoint, QRect, QRectF, QSize, Qt, Signal
@@ -60,6 +60,15 @@ PAINT_HISTORY = 256  # decode-to-paint latencies a tile keeps (about 17 s at 15 
 CLOSE_BUTTON_SIZE = 26
 RECALL_DEPTH = 6  # earlier cameras a tile remembers for quick recall
 BORDER = 1
+
+
+def camera_mime(camera_ids: Sequence[str]) -> QMimeData:
+    """A drag of cameras onto the wall: their ids, one a line (several make a tour)."""
+    mime = QMimeData()
+    text = "\n".join(camera_ids)
+    mime.setData(CAMERA_MIME, QByteArray(text.encode()))
+    mime.setText(text)
+    return mime
 
 
 @dataclass(frozen=True, slots=True)

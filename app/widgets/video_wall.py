@@ -600,6 +600,48 @@ class VideoWall(QWidget):
             return
         self.open_camera(free, camera_id)
 
+    def open_cameras(self, camera_ids: Sequence[str], purpose: Purpose | None = None) -> None:
+        """Open cameras on free tiles (the geofence's "open the nearest allowed"), each through
+        the gate for ``purpose`` (None: the selected incident, else a case number asked for).
+        Cameras already on the wall stay where they are; when the layout has too few free
+        tiles it grows to the smallest grid that holds them all."""
+        showing = {tile.camera.camera_id for tile in self.tiles if tile.camera is not None}
+        wanted = [camera for camera in dict.fromkeys(camera_ids) if camera not in showing]
+        if not wanted:
+            self.message.emit("Those cameras are already on the wall.")
+            return
+        busy = len(self.tiles) - sum(tile.is_empty for tile in self.tiles)
+        if sum(tile.is_empty for tile in self.tiles) < len(wanted):
+            larger = next(
+                (
+                    layout
+                    for layout in LAYOUTS
+                    if not layout.large
+                    and layout.tile_count > len(self.tiles)
+                    and layout.tile_count >= busy + len(wanted)
+                ),
+                None,
+            )
+            if larger is not None:
+                self.set_layout(larger.name)
+        free = [tile for tile in self.tiles if tile.is_empty]
+        placed = list(zip(free, wanted, strict=False))
+        if len(placed) < len(wanted):
+            self.message.emit(
+                f"Opening {len(placed)} of {len(wanted)} cameras: no free tile for the other "
+                f"{len(wanted) - len(placed)}. Close tiles or choose a larger layout."
+            )
+
+        def open_all(purpose: Purpose) -> None:
+            for tile, camera_id in placed:
+                if tile in self.tiles and tile.is_empty:
+                    self._open(tile, camera_id, purpose)
+
+        if purpose is not None:
+            open_all(purpose)
+        else:
+            self._with_purpose(f"{len(placed)} cameras", open_all)
+
     def _purpose_now(self) -> Purpose | None:
         cad_number = self._selected_incident()
         if cad_number:

@@ -191,9 +191,11 @@ def test_a_silent_camera_says_no_answer_within_the_probe_timeout_and_no_credenti
         connecting = time.monotonic()
         qtbot.waitUntil(
             lambda: handle.state.text == "stream lost: no answer from the camera",
-            timeout=int(PROBE_TIMEOUT_S * 1000) + 1500,
+            timeout=int(PROBE_TIMEOUT_S * 1000) + 2500,
         )
-        assert time.monotonic() - connecting < PROBE_TIMEOUT_S + 1.0
+        # The decode process gives up at the probe timeout; the state still crosses a pipe and
+        # the UI's event loop, which a loaded 2-core machine delays by up to a second.
+        assert time.monotonic() - connecting < PROBE_TIMEOUT_S + 2.0
         assert silent.connections_accepted >= 1
         qtbot.waitUntil(lambda: handle.state.attempt >= 2, timeout=PROBE_TIMEOUT_S * 1000 + 2000)
     shown = [f"{s.text} {s.detail}" for s in state_log.of(handle)]

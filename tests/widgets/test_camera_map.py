@@ -32,6 +32,7 @@ from app.widgets.camera_list import CameraTableModel
 from app.widgets.camera_map import CameraMap
 from app.widgets.map_layers import MapLayer
 from app.widgets.video_tile import CAMERA_MIME
+from tests.factories import metres_east
 from tests.tile_server import running_tile_server, tile_colour
 
 HARBOR = (41.88, -87.63)
@@ -73,16 +74,6 @@ def camera(
     return CameraRow(**values)
 
 
-def metres_east(
-    latitude: float, longitude: float, east: float, north: float = 0.0
-) -> tuple[float, float]:
-    """A point ``east`` and ``north`` metres (on the ground) from another."""
-    return (
-        latitude + north / 111_320.0,
-        longitude + east / (111_320.0 * math.cos(math.radians(latitude))),
-    )
-
-
 @pytest.fixture
 def camera_map(qtbot, jobs, themed, clock):
     widget = CameraMap(jobs, clock=clock)
@@ -116,7 +107,7 @@ def at(camera_map: CameraMap, camera_id: str) -> QPoint:
 def test_layers_switch_from_the_legend_and_from_their_keys(qtbot, camera_map):
     load(qtbot, camera_map, [camera("cam-1")])
     camera_map.centre_on(*HARBOR, 17)
-    camera_map.set_geofences([GeofenceCircle(*metres_east(*HARBOR, -120), 60)])
+    camera_map.set_geofence(GeofenceCircle(*metres_east(*HARBOR, -120), 60))
     symbol = QPointF(at(camera_map, "cam-1"))
     fence = camera_map.screen_position(*metres_east(*HARBOR, -120))
     assert pixel(camera_map, symbol) == QColor(palette.MAP_LIVE_ALLOWED)

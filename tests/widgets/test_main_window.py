@@ -412,7 +412,9 @@ def test_the_map_dock_draws_the_registry_and_opens_a_camera_through_the_gate(
 
     # A camera dragged from the map onto a wall tile is opened there, through the gate.
     # The incidents are drawn over the cameras on that corner: I hides them.
+    # Selecting the incident zoomed the map out to its geofence: zoom in on the camera.
     qtbot.keyClick(camera_map, Qt.Key.Key_I)
+    camera_map.zoom_by(4.0)
     spot = camera_map.camera_screen_position("cam-harbor-1")
     assert spot is not None
     qtbot.mousePress(camera_map.viewport(), Qt.MouseButton.LeftButton, pos=spot.toPoint())

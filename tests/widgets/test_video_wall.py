@@ -18,7 +18,7 @@ from app.models.audit_chain import AuditEventType
 from app.video.feed_state import FeedStatus
 from app.widgets import palette
 from app.widgets.main_window import LockReason, MainWindow
-from app.widgets.video_tile import CAMERA_MIME, TILE_MIME, VideoTile, letterbox
+from app.widgets.video_tile import CAMERA_MIME, TILE_MIME, VideoTile, camera_mime, letterbox
 from app.widgets.video_wall import LAYOUTS, MARGIN, NOT_RECORDED_TEXT, VideoWall
 from tests.factories import set_policy
 from tests.rtsp.fixtures import RtspServer, StandardPaths
@@ -48,12 +48,6 @@ def select_incident(window: MainWindow, cad_number: str) -> None:
     assert row is not None
     window.incident_panel.view.selectRow(row)
     assert window.incident_panel.selected_cad_number() == cad_number
-
-
-def camera_mime(camera_id: str) -> QMimeData:
-    mime = QMimeData()
-    mime.setData(CAMERA_MIME, QByteArray(camera_id.encode()))
-    return mime
 
 
 def drop(tile: VideoTile, mime: QMimeData) -> bool:
@@ -93,7 +87,7 @@ def test_dropping_a_camera_opens_it_through_the_gate_and_paints_frames(
 ):
     tile = window.wall.tiles[0]
     assert tile.is_empty and tile.status_text == "Drop a camera here"
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     assert tile.status_text == "opening…"  # the gate is asked off the UI thread
     wait_live(qtbot, tile)
     (allowed,) = feed_events(settings, AuditEventType.FEED_ALLOWED, "cam-clip-1")
@@ -130,7 +124,7 @@ def test_the_camera_list_is_the_drag_source(qtbot, window):
 
 def test_enter_in_the_camera_list_opens_the_camera_on_the_first_free_tile(qtbot, window):
     wall = window.wall
-    assert drop(wall.tiles[0], camera_mime("cam-clip-1"))
+    assert drop(wall.tiles[0], camera_mime(["cam-clip-1"]))
     view, proxy = window.camera_list.view, window.camera_list.proxy
     row = next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == "cam-clip-3")
     view.setFocus()
@@ -143,7 +137,7 @@ def test_enter_in_the_camera_list_opens_the_camera_on_the_first_free_tile(qtbot,
 
 def test_a_registered_camera_is_denied_on_its_tile(qtbot, window, settings, supervisor):
     tile = window.wall.tiles[1]
-    assert drop(tile, camera_mime("cam-porch-4"))
+    assert drop(tile, camera_mime(["cam-porch-4"]))
     expected = "denied: registered camera: location and contact only, never a live feed"
     qtbot.waitUntil(lambda: tile.status_text == expected, timeout=5000)
     assert tile.handle is None and not tile.has_picture
@@ -155,7 +149,7 @@ def test_a_feed_the_audit_log_cannot_record_is_not_opened(qtbot, window, audit_l
     audit_log._connection.execute("PRAGMA query_only = ON")
     try:
         tile = window.wall.tiles[0]
-        assert drop(tile, camera_mime("cam-clip-1"))
+        assert drop(tile, camera_mime(["cam-clip-1"]))
         qtbot.waitUntil(lambda: tile.status_text == NOT_RECORDED_TEXT, timeout=5000)
     finally:
         audit_log._connection.execute("PRAGMA query_only = OFF")
@@ -166,7 +160,7 @@ def test_a_feed_the_audit_log_cannot_record_is_not_opened(qtbot, window, audit_l
 def test_without_an_incident_the_operator_states_a_case_number_once(qtbot, window, settings):
     window.incident_panel.view.clearSelection()
     wall = window.wall
-    assert drop(wall.tiles[0], camera_mime("cam-clip-1"))
+    assert drop(wall.tiles[0], camera_mime(["cam-clip-1"]))
     dialog = wall.case_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible)
@@ -180,7 +174,7 @@ def test_without_an_incident_the_operator_states_a_case_number_once(qtbot, windo
     (allowed,) = feed_events(settings, AuditEventType.FEED_ALLOWED, "cam-clip-1")
     assert allowed["purpose"] == "case:24-1187"
 
-    assert drop(wall.tiles[1], camera_mime("cam-clip-2"))
+    assert drop(wall.tiles[1], camera_mime(["cam-clip-2"]))
     assert not dialog.isVisible(), "asked once: the case number is kept for the next feeds"
     qtbot.waitUntil(lambda: bool(feed_events(settings, AuditEventType.FEED_ALLOWED, "cam-clip-2")))
     assert feed_events(settings, AuditEventType.FEED_ALLOWED, "cam-clip-2")[0]["purpose"] == (
@@ -191,8 +185,8 @@ def test_without_an_incident_the_operator_states_a_case_number_once(qtbot, windo
 def test_closing_a_tile_ends_its_lease_through_the_gate(qtbot, window, settings, supervisor, gate):
     wall = window.wall
     first, second = wall.tiles[0], wall.tiles[1]
-    assert drop(first, camera_mime("cam-clip-1"))
-    assert drop(second, camera_mime("cam-clip-2"))
+    assert drop(first, camera_mime(["cam-clip-1"]))
+    assert drop(second, camera_mime(["cam-clip-2"]))
     wait_live(qtbot, first)
     wait_live(qtbot, second)
     handles = [first.handle, second.handle]
@@ -217,7 +211,7 @@ def test_a_revoked_policy_ends_the_feed_and_the_tile_says_why(
     qtbot, window, sessions, clock, settings, supervisor
 ):
     tile = window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     handle = tile.handle
     with sessions() as session:
@@ -286,7 +280,7 @@ def test_shrinking_the_layout_keeps_feeds_on_free_tiles_and_closes_the_rest(
 ):
     wall = window.wall
     wall.set_layout("3x3")
-    assert drop(wall.tiles[8], camera_mime("cam-clip-1"))
+    assert drop(wall.tiles[8], camera_mime(["cam-clip-1"]))
     wait_live(qtbot, wall.tiles[8])
     moved = wall.tiles[8]
     wall.set_layout("2x2")
@@ -298,8 +292,8 @@ def test_shrinking_the_layout_keeps_feeds_on_free_tiles_and_closes_the_rest(
 def test_maximise_with_double_click_and_back_with_esc_pausing_hidden_tiles(qtbot, window):
     wall = window.wall
     one, two = wall.tiles[0], wall.tiles[1]
-    assert drop(one, camera_mime("cam-clip-1"))
-    assert drop(two, camera_mime("cam-clip-2"))
+    assert drop(one, camera_mime(["cam-clip-1"]))
+    assert drop(two, camera_mime(["cam-clip-2"]))
     wait_live(qtbot, one)
     wait_live(qtbot, two)
     grid_rect = two.geometry()
@@ -330,7 +324,7 @@ def test_maximise_with_double_click_and_back_with_esc_pausing_hidden_tiles(qtbot
 
 def test_locking_the_console_pauses_every_feed(qtbot, window):
     tile = window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     window.lock(LockReason.MANUAL)
     qtbot.waitUntil(lambda: tile.handle is not None and tile.handle.paused)
@@ -340,7 +334,7 @@ def test_locking_the_console_pauses_every_feed(qtbot, window):
 def test_swapping_tiles_by_method_and_by_a_dropped_tile(qtbot, window):
     wall = window.wall
     first = wall.tiles[0]
-    assert drop(first, camera_mime("cam-clip-1"))
+    assert drop(first, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, first)
     top_left, bottom_right = wall.tiles[0].geometry(), wall.tiles[3].geometry()
     wall.swap(1, 4)
@@ -380,7 +374,7 @@ def test_large_tiles_take_the_main_stream_and_small_ones_the_sub_stream(
     wall = window.wall
     wall.set_layout("4x4")
     tile = wall.tiles[0]
-    assert drop(tile, camera_mime("cam-rtsp-1"))
+    assert drop(tile, camera_mime(["cam-rtsp-1"]))
     wait_live(qtbot, tile, 20_000)
     handle = tile.handle
     assert handle is not None and handle.stream == "sub"
@@ -458,7 +452,7 @@ def test_signing_out_ends_the_sessions_feeds_audited(
         supervisor = shell.supervisor
         select_incident(window, INCIDENT)
         tile = window.wall.tiles[0]
-        assert drop(tile, camera_mime("cam-clip-1"))
+        assert drop(tile, camera_mime(["cam-clip-1"]))
         wait_live(qtbot, tile)
         window.sign_out()
         qtbot.waitUntil(lambda: shell.login_dialog is not None)
@@ -489,7 +483,7 @@ def process_alive(pid: int) -> bool:
 
 def test_ctrl_s_saves_the_focused_tiles_picture_as_audited_evidence(qtbot, window, settings):
     tile = window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     window.wall.save_snapshot(window.wall.tiles[1])  # an empty tile: nothing to save
     assert "No picture to save" in window.statusBar().currentMessage()
@@ -512,7 +506,7 @@ def test_ctrl_shift_s_saves_the_focused_tiles_last_seconds_as_an_audited_clip(
     qtbot, window, settings
 ):
     tile = window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     first = tile.frame_number
     qtbot.waitUntil(lambda: tile.frame_number >= first + 15, timeout=10_000)  # a second or more

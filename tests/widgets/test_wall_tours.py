@@ -4,17 +4,16 @@ through the gate."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QMimeData, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QMenu
 
 from app.models.audit_chain import AuditEventType
 from app.settings import WallSettings
 from app.widgets.main_window import MainWindow
-from app.widgets.video_tile import CAMERA_MIME, VideoTile
+from app.widgets.video_tile import VideoTile, camera_mime
 from tests.widgets.conftest import add_feed_camera, make_clip
 from tests.widgets.test_video_wall import (
     INCIDENT,
-    camera_mime,
     drop,
     feed_events,
     loaded,
@@ -25,12 +24,6 @@ from tests.widgets.test_video_wall import (
 pytestmark = pytest.mark.usefixtures("themed")
 
 DENIED = "denied: registered camera: location and contact only, never a live feed"
-
-
-def cameras_mime(*camera_ids: str) -> QMimeData:
-    mime = QMimeData()
-    mime.setData(CAMERA_MIME, QByteArray("\n".join(camera_ids).encode()))
-    return mime
 
 
 def touring_window(qtbot, make_window, settings) -> MainWindow:
@@ -49,9 +42,9 @@ def test_backspace_recalls_the_tiles_previous_camera(qtbot, make_window, setting
     window = touring_window(qtbot, make_window, settings)
     tile = window.wall.tiles[0]
     assert not tile.recent_cameras
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
-    assert drop(tile, camera_mime("cam-clip-2"))
+    assert drop(tile, camera_mime(["cam-clip-2"]))
     wait_live(qtbot, tile)
     assert [camera.camera_id for camera in tile.recent_cameras] == ["cam-clip-1"]
 
@@ -97,7 +90,7 @@ def test_several_cameras_dropped_on_a_tile_tour_it_each_step_through_the_gate(
     window = touring_window(qtbot, make_window, settings)
     wall = window.wall
     tile = wall.tiles[0]
-    assert drop(tile, cameras_mime("cam-clip-1", "cam-porch-4", "cam-clip-2"))
+    assert drop(tile, camera_mime(["cam-clip-1", "cam-porch-4", "cam-clip-2"]))
     assert wall.tour_of(tile) is not None
     assert "Touring 3 cameras on tile 1" in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: on_tile(tile, "cam-clip-1") and tile.tour_text == "tour 1/3")
@@ -114,7 +107,7 @@ def test_several_cameras_dropped_on_a_tile_tour_it_each_step_through_the_gate(
     assert all(e["purpose"] == f"incident:{INCIDENT}" for e in closed)
 
     # The operator dropping a camera takes the tile back: the tour ends, the camera stays.
-    assert drop(tile, camera_mime("cam-clip-3"))
+    assert drop(tile, camera_mime(["cam-clip-3"]))
     assert wall.tours == [] and tile.tour_text == ""
     wait_live(qtbot, tile)
     assert on_tile(tile, "cam-clip-3")
@@ -192,7 +185,7 @@ def test_a_tour_needs_two_cameras(qtbot, make_window, settings, clip_cameras):
 def test_h_shows_the_focused_tiles_stream_health(qtbot, make_window, settings, clip_cameras):
     window = touring_window(qtbot, make_window, settings)
     tile = window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     tile.setFocus()
     qtbot.waitUntil(tile.hasFocus)

@@ -16,6 +16,7 @@ from app.models.audit_chain import AuditEventType
 from app.services.accounts import SignedInUser
 from app.services.wall_views import save_view, view_names
 from app.widgets.main_window import LockReason, MainWindow
+from app.widgets.video_tile import camera_mime
 from app.widgets.wall_views_menu import NO_VIEWS_TEXT, TILE_COUNTS
 from app.widgets.wall_window import (
     ARRANGEMENTS_KEY,
@@ -27,7 +28,6 @@ from app.widgets.window_menu import WindowMenu
 from tests.widgets.conftest import OPERATOR, OPERATOR_PASSWORD, audit_events
 from tests.widgets.test_video_wall import (
     INCIDENT,
-    camera_mime,
     drop,
     feed_events,
     loaded,
@@ -90,7 +90,8 @@ def saved_arrangements(window_state) -> dict[str, list[dict[str, str]]]:
 
 def test_the_window_menu_opens_a_full_screen_wall_on_the_chosen_monitor(qtbot, window, monitors):
     menu: WindowMenu = window.window_menu
-    assert [a.text() for a in window.menuBar().actions()] == ["&File", "&View", "&Window", "&Help"]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus == ["&File", "&View", "&Geofence", "&Window", "&Help"]
     assert [a.text() for a in menu.new_window_menu.actions()] == [
         "DP-1 — 1920×1080 (primary)",
         "DP-2 — 2560×1440",
@@ -133,8 +134,8 @@ def test_a_wall_window_takes_camera_drops_and_closing_it_ends_its_leases(
 ):
     wall_window = open_wall_window(qtbot, window, "DP-2")
     first, second = wall_window.wall.tiles[0], wall_window.wall.tiles[3]
-    assert drop(first, camera_mime("cam-clip-1"))
-    assert drop(second, camera_mime("cam-clip-2"))
+    assert drop(first, camera_mime(["cam-clip-1"]))
+    assert drop(second, camera_mime(["cam-clip-2"]))
     wait_live(qtbot, first)
     wait_live(qtbot, second)
     handles = [first.handle, second.handle]
@@ -162,7 +163,7 @@ def test_a_feed_still_opening_when_its_window_closes_is_ended_when_the_gate_answ
 ):
     wall_window = open_wall_window(qtbot, window, "DP-2")
     tile = wall_window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     assert tile.status_text == "opening…"
     wall_window.close()
     assert tile.is_empty
@@ -178,7 +179,7 @@ def test_esc_and_f11_work_inside_a_wall_window(qtbot, window):
         wall_window.activateWindow()
     wall = wall_window.wall
     tile = wall.tiles[1]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     qtbot.mouseDClick(tile, Qt.MouseButton.LeftButton)
     assert wall.maximised is tile
@@ -200,7 +201,7 @@ def test_an_unplugged_monitor_moves_its_wall_window_to_the_primary_one(
 ):
     wall_window = open_wall_window(qtbot, window, "DP-2")
     tile = wall_window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     handle = tile.handle
     both = arrangement_key(monitors.values())
@@ -236,7 +237,7 @@ def test_wall_windows_come_back_at_the_next_sign_in_with_their_layouts_and_no_fe
     on_dp1_again = open_wall_window(qtbot, window, "DP-1")
     on_dp1_again.wall.layout_actions[5].trigger()  # 1+5
     tile = on_dp2.wall.tiles[4]
-    assert drop(tile, camera_mime("cam-clip-3"))
+    assert drop(tile, camera_mime(["cam-clip-3"]))
     wait_live(qtbot, tile)
 
     with qtbot.waitSignal(window.session_ended):
@@ -264,7 +265,7 @@ def test_wall_windows_come_back_at_the_next_sign_in_with_their_layouts_and_no_fe
 def test_locking_hides_every_wall_windows_video_and_pauses_it(qtbot, window):
     wall_window = open_wall_window(qtbot, window, "DP-2")
     tile = wall_window.wall.tiles[0]
-    assert drop(tile, camera_mime("cam-clip-1"))
+    assert drop(tile, camera_mime(["cam-clip-1"]))
     wait_live(qtbot, tile)
     handle = tile.handle
     assert handle is not None
@@ -334,12 +335,12 @@ def restore_from_the_menu(window: MainWindow, name: str) -> None:
 
 def test_a_saved_view_restores_every_wall_through_the_gate(qtbot, window, settings, monitors, gate):
     main_tile = window.wall.tiles[0]
-    assert drop(main_tile, camera_mime("cam-clip-1"))
+    assert drop(main_tile, camera_mime(["cam-clip-1"]))
     wall_window = open_wall_window(qtbot, window, "DP-2")
     wall_window.wall.set_layout("1+5")
     big, denied = wall_window.wall.tiles[0], wall_window.wall.tiles[2]
-    assert drop(big, camera_mime("cam-clip-2"))
-    assert drop(denied, camera_mime("cam-porch-4"))
+    assert drop(big, camera_mime(["cam-clip-2"]))
+    assert drop(denied, camera_mime(["cam-porch-4"]))
     wait_live(qtbot, main_tile)
     wait_live(qtbot, big)
     qtbot.waitUntil(lambda: denied.status_text == DENIED, timeout=5000)
@@ -351,7 +352,7 @@ def test_a_saved_view_restores_every_wall_through_the_gate(qtbot, window, settin
     # Another arrangement: the view's window gone, the main wall on another layout and camera.
     wall_window.close()
     window.wall.set_layout("3x3")
-    assert drop(window.wall.tiles[0], camera_mime("cam-clip-3"))
+    assert drop(window.wall.tiles[0], camera_mime(["cam-clip-3"]))
     wait_live(qtbot, window.wall.tiles[0])
     qtbot.waitUntil(lambda: len(gate.active_leases()) == 1)
     for camera_id in ("cam-clip-1", "cam-clip-2", "cam-porch-4"):
@@ -508,10 +509,10 @@ def test_a_view_on_a_missing_monitor_opens_on_the_primary_one(
 def test_restoring_a_view_needs_the_incident_its_cameras_are_for(qtbot, window, settings):
     save_through_the_dialog(qtbot, window, "Empty")  # no cameras: restorable without a purpose
     qtbot.waitUntil(lambda: window.views_menu.names == ["Empty"])
-    assert drop(window.wall.tiles[0], camera_mime("cam-clip-1"))
+    assert drop(window.wall.tiles[0], camera_mime(["cam-clip-1"]))
     wait_live(qtbot, window.wall.tiles[0])
     wall_window = open_wall_window(qtbot, window, "DP-2")
-    assert drop(wall_window.wall.tiles[0], camera_mime("cam-clip-2"))
+    assert drop(wall_window.wall.tiles[0], camera_mime(["cam-clip-2"]))
     wait_live(qtbot, wall_window.wall.tiles[0])
     save_through_the_dialog(qtbot, window, "Two walls")
     qtbot.waitUntil(lambda: "Two walls" in window.views_menu.names)
