@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from datetime import datetime
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import __version__
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditLogUnavailable
-from app.services.cad_intake import CadIntake, adapter_for, demo_intake
+from app.services.cad_intake import CadIntake, CadPollReport, adapter_for, demo_intake
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
+from app.services.demo_avl import DemoAvl
 from app.services.policy_gate import PolicyGate
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
 from app.settings import Settings
@@ -67,7 +69,8 @@ def configure_application(app: QApplication) -> None:
 
 
 def demo_cad_poll(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
-    """The demo's scripted CAD feed when the data dir holds ``cad_script.json``, else None.
+    """The demo's scripted CAD feed when the data dir holds ``cad_script.json``, else None;
+    each poll also moves the demo's units (``DemoAvl``), the demo's stand-in for an AVL feed.
 
     The script is read in the first poll, inside a background job: a bad script is reported in
     the status bar with its entry and field, and never blocks the UI thread.
@@ -75,7 +78,14 @@ def demo_cad_poll(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
     script = settings.data_dir / CAD_SCRIPT
     if not script.is_file():
         return None
-    return demo_intake(script, clock)
+    intake, avl = demo_intake(script, clock), DemoAvl()
+
+    def poll(session: Session, now: datetime) -> CadPollReport:
+        report = intake(session, now)
+        avl(session, now)  # committed with the poll, by the job that runs it
+        return report
+
+    return poll
 
 
 def cad_poll_for(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:

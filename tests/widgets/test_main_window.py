@@ -6,6 +6,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QBrush, QDrag
 
 from app.models.audit_chain import AuditEventType
+from app.models.unit import Unit
 from app.shell import demo_cad_poll
 from app.widgets.incident_panel import ALERT, CAD, EMERGENCY_BADGE, PRIORITY, STATUS
 from app.widgets.lock_screen import LOCKED_TEXT
@@ -140,7 +141,15 @@ def test_the_wall_is_a_grid_of_empty_tiles(qtbot, make_window):
     assert len(positions) == 4  # 2 x 2, not a row or a column
 
 
-def test_demo_cad_feed_brings_incidents_in(qtbot, make_window, settings, clock):
+def test_demo_cad_feed_brings_incidents_in_and_moves_the_units(
+    qtbot, make_window, settings, clock, sessions
+):
+    with sessions() as session:
+        session.add(
+            Unit(id="1A11", kind="patrol", status="available", latitude=41.88,
+                 longitude=-87.63, heading_deg=90.0, updated_at=clock())
+        )  # fmt: skip
+        session.commit()
     script = {
         "records": [
             {
@@ -170,6 +179,14 @@ def test_demo_cad_feed_brings_incidents_in(qtbot, make_window, settings, clock):
     qtbot.waitUntil(
         lambda: cell(model, model.row_of("2026-004512"), STATUS) == "On scene", timeout=5000
     )
+
+    def unit_longitude() -> float:
+        with sessions() as session:
+            unit = session.get(Unit, "1A11")
+            assert unit is not None
+            return unit.longitude
+
+    qtbot.waitUntil(lambda: unit_longitude() > -87.63)  # driven east: the demo's AVL
 
 
 def test_no_demo_feed_without_a_script(settings):
