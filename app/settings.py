@@ -8,6 +8,7 @@ that name the key, so a typo never becomes a silent default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import tomllib
@@ -131,6 +132,77 @@ class CadSettings(_Section):
         return self
 
 
+def _plain_address(value: str | None) -> str | None:
+    """A bare e-mail address (``name@domain``): no display name, spaces or line breaks."""
+    if value is None:
+        return None
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain) or any(c.isspace() or c in "<>,;" for c in value):
+        raise ValueError(f"{value!r} is not a plain e-mail address such as rtcc@city.example")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SmtpSettings(_Section):
+    """The mail server that footage requests go out through; nothing set: they cannot be
+    e-mailed, and the console says so. The password is never here: it is kept in the keyring
+    under the user name and host (``app.services.smtp_mailer.smtp_password_name``)."""
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65_535)
+    # "starttls" upgrades a plain connection (usually port 587), "ssl" is TLS from the first
+    # byte (usually 465); "none" sends in the clear and takes no user name off this machine.
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    from_address: str | None = None  # the agency's sending address
+    reply_to: str | None = None  # where owners' answers go; default: from_address
+    agency_name: str = ""  # who the owner is asked by: "Harbor City Police RTCC"
+    timeout_s: float = Field(default=30, gt=0, le=300)  # each wait for the server
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _addresses(cls, value: str | None) -> str | None:
+        return _plain_address(value)
+
+    @model_validator(mode="after")
+    def _usable(self) -> SmtpSettings:
+        if self.host is None:
+            return self
+        if self.from_address is None:
+            raise ValueError("from_address is required with host: the agency's sending address")
+        if not self.agency_name.strip():
+            raise ValueError("agency_name is required with host: owners must see who asks")
+        if self.security == "none" and self.username is not None and not _is_loopback(self.host):
+            raise ValueError(
+                'security = "none" would send the SMTP password in the clear to '
+                f'{self.host}; use "starttls" or "ssl" (a user name with "none" is allowed '
+                "only for a relay on this machine)"
+            )
+        return self
+
+
+class FootageSettings(_Section):
+    """Footage requests to camera owners (``app.services.footage_requests``)."""
+
+    expire_after_days: int = Field(default=7, ge=1, le=365)  # a sent request with no answer
+    max_window_hours: float = Field(default=24, gt=0, le=24 * 31)  # the longest time window
+    # What the owner is asked to do; the e-mail template's $reply_instructions.
+    reply_instructions: str = (
+        "Please reply to this e-mail with the video attached or a link to download it, or "
+        "tell us if you cannot provide it. Keep the reference in the subject line."
+    )
+    # The e-mail's wording; default: resources/footage_request_email.txt.
+    email_template: Path | None = None
+
+
 class Settings(_Section):
     workstation: str = Field(default_factory=socket.gethostname, min_length=1)
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
@@ -141,6 +213,8 @@ class Settings(_Section):
     wall: WallSettings = WallSettings()
     evidence: EvidenceSettings = EvidenceSettings()
     cad: CadSettings = CadSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    footage: FootageSettings = FootageSettings()
 
     @property
     def registry_db(self) -> Path:

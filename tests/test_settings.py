@@ -105,3 +105,79 @@ def test_the_readme_cad_examples_are_valid(tmp_path: Path) -> None:
         config = tmp_path / "settings.toml"
         config.write_text(example, encoding="utf-8")
         assert load_settings(config, tmp_path, env={}).cad.adapter != "scripted"
+
+
+def test_mail_and_footage_defaults(tmp_path: Path) -> None:
+    settings = load_settings(None, tmp_path, env={})
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == (
+        None,
+        587,
+        "starttls",
+    )
+    assert (settings.footage.expire_after_days, settings.footage.max_window_hours) == (7, 24)
+    assert settings.footage.email_template is None
+
+
+def test_a_mail_server_from_file_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text(
+        '[smtp]\nhost = "smtp.city.example"\nusername = "rtcc-mailer"\n'
+        'from_address = "rtcc@city.example"\nagency_name = "Harbor City Police RTCC"\n'
+        "[footage]\nexpire_after_days = 14\n"
+    )
+    env = {"BEACON_SMTP__PORT": "465", "BEACON_SMTP__SECURITY": "ssl"}
+    settings = load_settings(config, tmp_path, env=env)
+    assert (settings.smtp.port, settings.smtp.security, settings.smtp.username) == (
+        465,
+        "ssl",
+        "rtcc-mailer",
+    )
+    assert settings.smtp.reply_to is None and settings.footage.expire_after_days == 14
+
+
+SMTP_BASE = 'host = "smtp.city.example"\nfrom_address = "rtcc@city.example"\nagency_name = "RTCC"\n'
+
+
+@pytest.mark.parametrize(
+    ("smtp", "message"),
+    [
+        ('host = "smtp.city.example"\nagency_name = "RTCC"', "from_address is required"),
+        ('host = "smtp.city.example"\nfrom_address = "rtcc@city.example"', "agency_name is"),
+        (SMTP_BASE + 'security = "none"\nusername = "u"', "password in the clear"),
+        (SMTP_BASE + 'security = "tls"', r"smtp\.security"),
+        ('from_address = "RTCC <rtcc@city.example>"', "not a plain e-mail address"),
+        ('reply_to = "desk@city.example\\nBcc: x@y.example"', "not a plain e-mail address"),
+        ("port = 0", r"smtp\.port"),
+        ("passwort = 1", r"smtp\.passwort: unknown setting"),
+    ],
+)
+def test_a_mail_server_that_cannot_work_is_refused(tmp_path: Path, smtp: str, message: str) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text(f"[smtp]\n{smtp}\n")
+    with pytest.raises(SettingsError, match=message):
+        load_settings(config, tmp_path, env={})
+
+
+def test_a_relay_on_this_machine_may_take_a_login_in_plain_text(tmp_path: Path) -> None:
+    config = tmp_path / "s.toml"
+    for host in ("127.0.0.1", "localhost", "::1"):
+        config.write_text(
+            f'[smtp]\nhost = "{host}"\nsecurity = "none"\nusername = "u"\n'
+            'from_address = "rtcc@city.example"\nagency_name = "RTCC"\n'
+        )
+        assert load_settings(config, tmp_path, env={}).smtp.host == host
+
+
+@pytest.mark.parametrize(
+    ("footage", "message"),
+    [
+        ("expire_after_days = 0", r"footage\.expire_after_days"),
+        ("max_window_hours = 0", r"footage\.max_window_hours"),
+        ("expire_after = 7", r"footage\.expire_after: unknown setting"),
+    ],
+)
+def test_footage_settings_are_checked(tmp_path: Path, footage: str, message: str) -> None:
+    config = tmp_path / "s.toml"
+    config.write_text(f"[footage]\n{footage}\n")
+    with pytest.raises(SettingsError, match=message):
+        load_settings(config, tmp_path, env={})

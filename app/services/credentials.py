@@ -1,4 +1,6 @@
-"""Camera credentials in the OS keyring, keyed by camera id; never in the database or a log.
+"""Secrets in the OS keyring, never in the database, the settings or a log: camera credentials
+keyed by camera id, and a few named secrets of the workstation (the SMTP password), kept under a
+service of their own so that no camera id can ever read or overwrite one.
 
 Only real OS keyrings are accepted (Secret Service, KWallet, macOS Keychain, Windows Credential
 Locker). ``keyring`` falls back to a plaintext file when none is present; Beacon refuses that
@@ -20,6 +22,7 @@ from keyrings.alt.file import PlaintextKeyring
 from app.settings import Settings
 
 SERVICE = "beacon-rtcc/camera"
+SECRET_SERVICE = "beacon-rtcc/secret"  # noqa: S105 (a keyring service name)
 SECURE_BACKEND_MODULES = (
     "keyring.backends.SecretService",
     "keyring.backends.libsecret",
@@ -66,7 +69,7 @@ def _is_secure(backend: keyring.backend.KeyringBackend) -> bool:
 
 
 class CredentialStore:
-    """Reads and writes camera credentials through one keyring backend."""
+    """Reads and writes camera credentials and named secrets through one keyring backend."""
 
     def __init__(self, backend: keyring.backend.KeyringBackend, *, insecure: bool) -> None:
         self._backend = backend
@@ -118,5 +121,27 @@ class CredentialStore:
     def delete(self, camera_id: str) -> None:
         try:
             self._backend.delete_password(SERVICE, camera_id)
+        except keyring.errors.PasswordDeleteError:
+            return
+
+    def set_secret(self, name: str, value: str) -> None:
+        try:
+            self._backend.set_password(SECRET_SERVICE, name, value)
+        except keyring.errors.KeyringError as exc:
+            raise CredentialStoreError(
+                f"the keyring refused to store the secret {name}: {type(exc).__name__}"
+            ) from None
+
+    def get_secret(self, name: str) -> str | None:
+        try:
+            return self._backend.get_password(SECRET_SERVICE, name)
+        except keyring.errors.KeyringError as exc:
+            raise CredentialStoreError(
+                f"the keyring could not be read for the secret {name}: {type(exc).__name__}"
+            ) from None
+
+    def delete_secret(self, name: str) -> None:
+        try:
+            self._backend.delete_password(SECRET_SERVICE, name)
         except keyring.errors.PasswordDeleteError:
             return

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from keyring.backends.fail import Keyring as FailingKeyring
 
 from app.models.camera import Camera, CameraTier
 from app.models.stream_url import (
@@ -12,7 +13,12 @@ from app.models.stream_url import (
     split_credentials,
     url_with_credentials,
 )
-from app.services.credentials import CameraCredentials, CredentialStore, InsecureKeyringError
+from app.services.credentials import (
+    CameraCredentials,
+    CredentialStore,
+    CredentialStoreError,
+    InsecureKeyringError,
+)
 from app.settings import Settings, load_settings
 
 PASSWORD = "p%w@d!:x"
@@ -88,3 +94,25 @@ def test_joined_urls_encode_every_special_character_and_redact_back():
 def test_redaction_covers_unencoded_passwords_typed_by_hand():
     assert redact_url("rtsp://admin:p@ss:w0rd@cam.local/live") == "rtsp://***@cam.local/live"
     assert redact_url("no url here, mail ops@example.org") == "no url here, mail ops@example.org"
+
+
+def test_named_secrets_are_kept_apart_from_camera_credentials(settings: Settings):
+    store = CredentialStore.for_settings(settings)
+    store.set("smtp", CameraCredentials("viewer", PASSWORD))
+    store.set_secret("smtp", "mail password")
+    assert store.get_secret("smtp") == "mail password"
+    assert store.get("smtp") == CameraCredentials("viewer", PASSWORD)
+    assert store.get_secret("cam-1") is None
+    store.delete_secret("smtp")
+    store.delete_secret("smtp")
+    assert store.get_secret("smtp") is None
+    assert store.get("smtp") == CameraCredentials("viewer", PASSWORD)
+
+
+def test_the_keyring_refusal_of_a_secret_names_it_without_the_value():
+    store = CredentialStore(FailingKeyring(), insecure=False)  # type: ignore[no-untyped-call]
+    with pytest.raises(CredentialStoreError, match="refused to store the secret smtp:u@h") as error:
+        store.set_secret("smtp:u@h", "mail password")
+    assert "mail password" not in str(error.value)
+    with pytest.raises(CredentialStoreError, match="could not be read for the secret smtp:u@h"):
+        store.get_secret("smtp:u@h")
