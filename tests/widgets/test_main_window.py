@@ -184,7 +184,7 @@ def test_demo_cad_feed_brings_incidents_in_and_moves_the_units(
         with sessions() as session:
             unit = session.get(Unit, "1A11")
             assert unit is not None
-            return unit.longitude
+            return float(unit.longitude)
 
     qtbot.waitUntil(lambda: unit_longitude() > -87.63)  # driven east: the demo's AVL
 
