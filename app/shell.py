@@ -104,7 +104,6 @@ class ConsoleShell(QObject):
         *,
         audit: AuditLog,
         sessions: Callable[[], Session],
-        credentials_insecure: bool,
         credentials: CredentialStore | None = None,
         cad_poll: CadPoll | None = None,
         window_state: QSettings | None = None,
@@ -115,7 +114,6 @@ class ConsoleShell(QObject):
         self._settings = settings
         self._audit = audit
         self._sessions = sessions
-        self._credentials_insecure = credentials_insecure
         self._credentials = credentials or CredentialStore.for_settings(settings)
         self._network_decoders = network_decoders
         self.gate: PolicyGate | None = None
@@ -172,7 +170,7 @@ class ConsoleShell(QObject):
             gate=self.gate,
             supervisor=self.supervisor,
             window_state=self._window_state,
-            credentials_insecure=self._credentials_insecure,
+            credentials=self._credentials,
             cad_poll=self._cad_poll,
             clock=self._clock,
         )
@@ -276,7 +274,6 @@ def run_console(
         settings,
         audit=audit,
         sessions=sessionmaker(engine, expire_on_commit=False),
-        credentials_insecure=credentials.insecure,
         credentials=credentials,
         cad_poll=cad_poll_for(settings),
         window_state=window_state,

@@ -153,7 +153,7 @@ def measure_cad_to_geofence(
             gate=gate,
             supervisor=supervisor,
             window_state=QSettings(str(data / "ui.ini"), QSettings.Format.IniFormat),
-            credentials_insecure=True,
+            credentials=CredentialStore.for_settings(settings),
             cad_poll=intake,
         )
         window._incident_timer.stop()  # each poll below is the one measured

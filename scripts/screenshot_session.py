@@ -82,7 +82,6 @@ class ScreenshotSession:
             settings,
             audit=self.audit,
             sessions=sessionmaker(self.engine, expire_on_commit=False),
-            credentials_insecure=credentials.insecure,
             credentials=credentials,
             cad_poll=demo_cad_poll(settings),
             window_state=QSettings(str(ui_state), QSettings.Format.IniFormat),

@@ -249,6 +249,7 @@ class GeofencePanel(QWidget):
         open_row.addWidget(self.open_button)
         open_row.addWidget(self.open_count_box)
         open_row.addWidget(self.summary, 1)
+        self._open_row = open_row
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
@@ -275,6 +276,10 @@ class GeofencePanel(QWidget):
         action.enabledChanged.connect(button.setEnabled)
         button.setEnabled(action.isEnabled())
         return button
+
+    def add_action_button(self, action: QAction) -> None:
+        """A button for another panel's action on the list (footage requests), beside "open"."""
+        self._open_row.insertWidget(2, self._button(action))
 
     def sizeHint(self) -> QSize:
         return QSize(660, 420)

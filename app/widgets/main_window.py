@@ -29,6 +29,7 @@ from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
 from app.services.cad_intake import CadPollReport
 from app.services.clock import Clock, utc_now
+from app.services.credentials import CredentialStore
 from app.services.geofence_search import CameraCatalog
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
@@ -38,6 +39,7 @@ from app.widgets.activity_watcher import ActivityWatcher
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
 from app.widgets.camera_map import MAP_SHORTCUTS, console_map
+from app.widgets.footage_request_panel import FootageRequestPanel
 from app.widgets.geofence_editor import DrawMode
 from app.widgets.geofence_panel import GeofencePanel
 from app.widgets.incident_panel import IncidentPanel
@@ -116,7 +118,7 @@ class MainWindow(QMainWindow):
         gate: PolicyGate,
         supervisor: FeedSupervisor,
         window_state: QSettings,
-        credentials_insecure: bool,
+        credentials: CredentialStore,
         cad_poll: CadPoll | None = None,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
@@ -186,8 +188,29 @@ class MainWindow(QMainWindow):
         self.geofence_dock = self._dock("Geofence", "geofenceDock", self.geofence_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.geofence_dock)
         self.tabifyDockWidget(self.camera_dock, self.geofence_dock)
+        # Footage requests of the selected incident: the third tab of that column.
+        self.footage_panel = FootageRequestPanel(
+            jobs=jobs,
+            sessions=sessions,
+            audit=audit,
+            user=user,
+            settings=settings,
+            credentials=credentials,
+            clock=clock,
+        )
+        self.footage_dock = self._dock(
+            self.footage_panel.tab_title, "footageDock", self.footage_panel
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.footage_dock)
+        self.tabifyDockWidget(self.geofence_dock, self.footage_dock)
         self.camera_dock.raise_()
-        self.docks = (self.camera_dock, self.incident_dock, self.map_dock, self.geofence_dock)
+        self.docks = (
+            self.camera_dock,
+            self.incident_dock,
+            self.map_dock,
+            self.geofence_dock,
+            self.footage_dock,
+        )
         self._connect_geofence()
 
         # Wall windows on other monitors, and saved views of all walls (the Window menu).
@@ -208,7 +231,7 @@ class MainWindow(QMainWindow):
         )
         self.views_menu.message.connect(self._show_failure)
 
-        self._build_status_bar(credentials_insecure)
+        self._build_status_bar(credentials.insecure)
         self._build_actions()
         self.help_overlay = ShortcutHelp(self)
         self.help_overlay.set_shortcuts(self.shortcuts())
@@ -262,8 +285,29 @@ class MainWindow(QMainWindow):
         panel.camera_activated.connect(self.wall.open_in_free_tile)
         panel.open_requested.connect(self.wall.open_cameras)
         panel.message.connect(self._show_failure)
+        footage = self.footage_panel
+        footage.request_wanted.connect(self._request_footage)
+        footage.message.connect(self._show_failure)
+        footage.count_changed.connect(
+            lambda _count: self.footage_dock.setWindowTitle(footage.tab_title)
+        )
+        panel.add_action_button(footage.request_action)
+        # Both work from anywhere in the window, not only while the footage tab is in front.
+        self.addActions([footage.request_action, footage.send_action])
+
+    def _request_footage(self) -> None:
+        """Ask the owners for the geofence's selected cameras, or for every camera in it that
+        cannot be opened live."""
+        if self.locked:
+            return
+        panel = self.geofence_panel
+        hits = panel.selected_hits() or (list(panel.result.hits) if panel.result else [])
+        if self.footage_panel.request_footage(hits) is not None:
+            self.footage_dock.show()
+            self.footage_dock.raise_()
 
     def _incident_selected(self, incident: IncidentRow | None) -> None:
+        self.footage_panel.set_incident(incident)
         fence = self.geofence_panel.set_incident(incident)
         if fence is None:
             return
@@ -341,6 +385,7 @@ class MainWindow(QMainWindow):
             self.incident_dock_action,
             self.map_dock_action,
             self.geofence_dock_action,
+            self.footage_dock_action,
         )
 
     def _build_actions(self) -> None:
@@ -359,6 +404,9 @@ class MainWindow(QMainWindow):
         self.geofence_dock_action = self.geofence_dock.toggleViewAction()
         self.geofence_dock_action.setText("&Geofence")
         self.geofence_dock_action.setShortcut(QKeySequence("Ctrl+4"))
+        self.footage_dock_action = self.footage_dock.toggleViewAction()
+        self.footage_dock_action.setText("Footage &requests")
+        self.footage_dock_action.setShortcut(QKeySequence("Ctrl+5"))
         for action in self._dock_actions:
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             self.addAction(action)
@@ -423,6 +471,16 @@ class MainWindow(QMainWindow):
         )
         geofence_menu.addSeparator()
         geofence_menu.addAction(geofence.open_action)
+        footage = self.footage_panel
+        geofence_menu.addSeparator()
+        geofence_menu.addActions(
+            [
+                footage.request_action,
+                footage.send_action,
+                footage.fulfilled_action,
+                footage.declined_action,
+            ]
+        )
         self.window_menu = WindowMenu(self.wall_windows, self.views_menu, self)
         menus.addMenu(self.window_menu)
         self.addActions([self.wall_windows.next_monitor_action, self.views_menu.save_action])
@@ -432,6 +490,7 @@ class MainWindow(QMainWindow):
             *self.window_menu.locked_out_actions,
             *self._dock_actions,
             *geofence.actions(),
+            *footage.actions(),
             self.filter_action,
             self.incidents_action,
             self.rejected_action,
@@ -459,6 +518,11 @@ class MainWindow(QMainWindow):
             self.geofence_panel.circle_action,
             self.geofence_panel.polygon_action,
             self.geofence_panel.open_action,
+            self.footage_panel.request_action,
+            self.footage_panel.send_action,
+            self.footage_panel.fulfilled_action,
+            self.footage_panel.declined_action,
+            self.footage_panel.refresh_action,
             self.full_screen_action,
             self.help_action,
             self.views_menu.save_action,

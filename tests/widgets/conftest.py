@@ -154,7 +154,7 @@ def make_window(
             "gate": gate,
             "supervisor": supervisor,
             "window_state": window_state,
-            "credentials_insecure": True,
+            "credentials": CredentialStore.for_settings(settings),
             "clock": clock,
             "check_interval_ms": 20,
         }

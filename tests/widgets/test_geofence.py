@@ -257,3 +257,31 @@ def test_an_unopenable_camera_says_why_instead_of_opening(
     assert "cannot be opened now" in window.statusBar().currentMessage()
     assert all(tile.is_empty for tile in window.wall.tiles)
     assert audit_events(settings, AuditEventType.FEED_DENIED) == []
+
+
+def test_footage_is_requested_for_the_geofences_cameras_that_cannot_be_opened(
+    qtbot, geofence_window: MainWindow, settings
+):
+    window = geofence_window
+    select_incident(window, ROUTINE)  # the emergency-only bank camera is closed to it
+    searched(qtbot, window)
+    footage = window.footage_panel
+    assert footage.incident is not None and footage.incident.cad_number == ROUTINE
+    # Nothing selected in the list: every camera of the geofence that cannot be opened.
+    qtbot.keyClick(window, Qt.Key.Key_R, CTRL_SHIFT)
+    dialog = footage.dialog
+    assert dialog is not None and dialog.isVisible()
+    assert set(dialog.chosen_camera_ids()) == {"cam-porch-4", "cam-bank-2"}
+    dialog.accept()
+    qtbot.waitUntil(lambda: footage.count == 2)
+    assert window.footage_dock.windowTitle() == "Footage requests (2)"
+    drafted = [
+        event
+        for event in audit_events(settings, AuditEventType.FOOTAGE_REQUEST)
+        if event["details"].get("status") == "drafted"
+    ]
+    assert {event["camera_id"] for event in drafted} == {"cam-porch-4", "cam-bank-2"}
+    # Another incident: its own (no) requests.
+    select_incident(window, EMERGENCY)
+    qtbot.waitUntil(lambda: footage.count == 0)
+    assert window.footage_dock.windowTitle() == "Footage requests"

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import json
 
+from keyring.backends.null import Keyring as NullKeyring
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QBrush, QDrag
 
 from app.models.audit_chain import AuditEventType
 from app.models.unit import Unit
+from app.services.credentials import CredentialStore
 from app.shell import demo_cad_poll
 from app.widgets.incident_panel import ALERT, CAD, EMERGENCY_BADGE, PRIORITY, STATUS
 from app.widgets.lock_screen import LOCKED_TEXT
@@ -129,7 +131,9 @@ def test_status_bar_shows_user_workstation_audit_and_insecure_keyring(
 
 
 def test_no_insecure_warning_with_a_real_keyring(qtbot, make_window):
-    window = make_window(credentials_insecure=False)
+    # Any backend stands in for the OS keyring: only its being secure matters here.
+    stand_in = NullKeyring()  # type: ignore[no-untyped-call]
+    window = make_window(credentials=CredentialStore(stand_in, insecure=False))
     assert not window.insecure_label.isVisible()
 
 

@@ -77,7 +77,6 @@ def test_sign_in_opens_the_console_and_sign_out_returns_to_sign_in(
         settings,
         audit=audit_log,
         sessions=sessions,
-        credentials_insecure=True,
         window_state=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat),
     )
     try:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.models import PolicyMode
 from app.models.audit_chain import AuditEventType
+from app.services.credentials import CredentialStore
 from app.video.feed_state import FeedStatus
 from app.widgets import palette
 from app.widgets.main_window import LockReason, MainWindow
@@ -435,7 +436,7 @@ def test_signing_out_ends_the_sessions_feeds_audited(
         settings,
         audit=audit_log,
         sessions=sessions,
-        credentials_insecure=True,
+        credentials=CredentialStore.for_settings(settings),
         window_state=QSettings(str(tmp_path / "ui.ini"), QSettings.Format.IniFormat),
         network_decoders=1,
     )
