@@ -8,7 +8,9 @@ It builds the demo city into ``--data-dir`` (unless one is there), signs in as t
 waits for the cameras, units and scripted incidents to reach the map, and saves into
 ``--out-dir``: the console with the map dock (the whole city, clustered; the legend folds itself
 in a dock this size), the map dock with its legend unfolded, and the map dock at street level
-around the most urgent incident with a camera's card showing.
+around the most urgent incident with a camera's card showing; then the console with the geofence
+of the open incident with the most cameras around it, and the footage request window for the
+cameras of that geofence that cannot be opened.
 """
 
 from __future__ import annotations
@@ -58,12 +60,38 @@ def main() -> int:
         camera_map.select_camera(camera_id)
         QTest.mouseMove(camera_map.viewport(), position.toPoint())
 
+    def geofence_of_a_busy_incident() -> None:
+        # The open incident with the most cameras within the default radius: the geofence list
+        # and the footage request window with something in them.
+        main = window()
+        panel = main.incident_panel
+        incidents = [row for row in panel.model.rows if row.status.value != "closed"]
+        cameras = main.camera_list.model.rows
+
+        def near(row: object) -> int:
+            lat, lon = row.latitude, row.longitude  # type: ignore[attr-defined]
+            return sum(
+                abs(c.latitude - lat) < 0.003 and abs(c.longitude - lon) < 0.004 for c in cameras
+            )
+
+        busiest = max(incidents, key=near)
+        panel.view.selectRow(panel.model.rows.index(busiest))
+
+    def request_footage() -> None:
+        window().footage_panel.request_action.trigger()
+
+    def save_dialog() -> None:
+        dialog = window().footage_panel.dialog
+        if dialog is not None:
+            save(dialog, out / "beacon-footage-request.png")
+
     def unfold_legend() -> None:
         window().camera_map.legend.set_expanded(True)
 
     def fold_legend() -> None:
         window().camera_map.legend.set_expanded(False)
 
+    listed_settle = after(4)
     steps: list[Step] = [
         ("login dialog", lambda: session.shell.login_dialog is not None, session.sign_in),
         (
@@ -78,6 +106,14 @@ def main() -> int:
         ("street level", lambda: True, lambda: (fold_legend(), street_level())),
         ("drawn", after(5), hover_a_camera),
         ("card", after(3), lambda: save(window().map_dock, out / "beacon-map-street.png")),
+        ("geofence", lambda: True, geofence_of_a_busy_incident),
+        (
+            "listed",
+            lambda: window().geofence_panel.result is not None and listed_settle(),
+            lambda: save(window(), out / "beacon-geofence-console.png"),
+        ),
+        ("request", lambda: True, request_footage),
+        ("dialog", after(2), save_dialog),
         ("quit", lambda: True, lambda: window().quit()),
     ]
     return session.run(steps)

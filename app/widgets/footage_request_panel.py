@@ -464,7 +464,7 @@ def left_out_text(count: int) -> str:
     if count == 0:
         return ""
     noun = "camera is" if count == 1 else "cameras are"
-    return f"{count} selected {noun} left out: they may be opened live now, no request needed."
+    return f"{count} {noun} left out: they may be opened live now, no request needed."
 
 
 class FootageRequestPanel(QWidget):

@@ -177,7 +177,7 @@ def test_drafting_from_geofence_hits_lists_the_drafted_rows(
     listed = [dialog.camera_list.item(n).text() for n in range(dialog.camera_list.count())]
     assert [text.split(" · ")[0] for text in listed] == ["Camera cam-porch-4", "Camera cam-bank-2"]
     assert dialog.left_out_label.isVisible()
-    assert dialog.left_out_label.text().startswith("1 selected camera is left out")
+    assert dialog.left_out_label.text().startswith("1 camera is left out")
     assert dialog.chosen_camera_ids() == ("cam-porch-4", "cam-bank-2")
     # The window runs from a quarter of an hour before the call until now.
     received = incident(sessions, ROUTINE).received_at
