@@ -26,7 +26,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QDateTime, QItemSelectionModel, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateTimeEdit,
@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QPushButton,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -70,6 +69,7 @@ from app.services.registry_rows import IncidentRow
 from app.services.smtp_mailer import MailDeliveryError, SmtpMailer
 from app.settings import FootageSettings, Settings
 from app.widgets import palette
+from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.resources import resources_dir
 from app.widgets.row_table_model import ModelIndex, RowTableModel
@@ -105,9 +105,9 @@ FULFILLED_KEYS = "Ctrl+Shift+F"
 DECLINED_KEYS = "Ctrl+Shift+D"
 REFRESH_KEYS = "F5"
 EDIT_FORMAT = "ddd yyyy-MM-dd HH:mm"
-# Requesting and sending work from anywhere the panel is shown (the request is asked for from
-# the geofence list); the answers and refresh act on this table, so only while it has focus.
-APPLICATION = Qt.ShortcutContext.ApplicationShortcut
+# Requesting and sending work from anywhere (the request is asked for from the geofence list);
+# the answers and refresh act on this table, so only while it has focus.
+ON_TABLE = Qt.ShortcutContext.WidgetWithChildrenShortcut
 
 
 def tab_title(count: int) -> str:
@@ -517,20 +517,22 @@ class FootageRequestPanel(QWidget):
         self.email_off_label.setWordWrap(True)
         self.email_off_label.setVisible(not self.email_configured)
 
-        self.request_action = self._action(
-            "Request footage…", REQUEST_KEYS, self.request_wanted.emit, APPLICATION
+        self.request_action = shortcut_action(
+            self, "Request footage…", REQUEST_KEYS, self.request_wanted.emit
         )
         self.request_action.setToolTip(
             f"Request footage from the cameras selected in the geofence list ({REQUEST_KEYS})"
         )
-        self.send_action = self._action(
-            "Send drafted requests", SEND_KEYS, self.send_drafted, APPLICATION
+        self.send_action = shortcut_action(
+            self, "Send drafted requests", SEND_KEYS, self.send_drafted
         )
-        self.fulfilled_action = self._action(
-            "Owner provided footage", FULFILLED_KEYS, self.mark_fulfilled
+        self.fulfilled_action = shortcut_action(
+            self, "Owner provided footage", FULFILLED_KEYS, self.mark_fulfilled, ON_TABLE
         )
-        self.declined_action = self._action("Owner declined", DECLINED_KEYS, self.mark_declined)
-        self.refresh_action = self._action("Refresh", REFRESH_KEYS, self.refresh)
+        self.declined_action = shortcut_action(
+            self, "Owner declined", DECLINED_KEYS, self.mark_declined, ON_TABLE
+        )
+        self.refresh_action = shortcut_action(self, "Refresh", REFRESH_KEYS, self.refresh, ON_TABLE)
         self.refresh_action.setToolTip(
             f"Read the incident's requests again; overdue ones become expired ({REFRESH_KEYS})"
         )
@@ -570,20 +572,20 @@ class FootageRequestPanel(QWidget):
         self.status_line.hide()
 
         top_row = QHBoxLayout()
-        self.request_button = self._button(self.request_action)
-        self.send_button = self._button(self.send_action)
+        self.request_button = action_button(self.request_action)
+        self.send_button = action_button(self.send_action)
         self.send_button.setObjectName("primaryButton")
         top_row.addWidget(self.request_button)
         top_row.addWidget(self.send_button)
         top_row.addStretch(1)
-        self.refresh_button = self._button(self.refresh_action)
+        self.refresh_button = action_button(self.refresh_action)
         top_row.addWidget(self.refresh_button)
         answer_row = QHBoxLayout()
         answer_label = QLabel("Owner's answer to the selected requests:")
         answer_label.setObjectName("mutedText")
         answer_row.addWidget(answer_label)
-        self.fulfilled_button = self._button(self.fulfilled_action)
-        self.declined_button = self._button(self.declined_action)
+        self.fulfilled_button = action_button(self.fulfilled_action)
+        self.declined_button = action_button(self.declined_action)
         answer_row.addWidget(self.fulfilled_button)
         answer_row.addWidget(self.declined_button)
         answer_row.addStretch(1)
@@ -599,30 +601,6 @@ class FootageRequestPanel(QWidget):
         layout.addLayout(answer_row)
         layout.addWidget(self.status_line)
         self._update_controls()
-
-    def _action(
-        self,
-        text: str,
-        keys: str,
-        slot: Callable[[], object],
-        context: Qt.ShortcutContext = Qt.ShortcutContext.WidgetWithChildrenShortcut,
-    ) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(keys))
-        action.setShortcutContext(context)
-        action.setToolTip(f"{text} ({keys})")
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        return action
-
-    def _button(self, action: QAction) -> QPushButton:
-        button = QPushButton(action.text())
-        button.setToolTip(action.toolTip())
-        button.clicked.connect(action.trigger)
-        action.enabledChanged.connect(button.setEnabled)
-        action.changed.connect(lambda: button.setToolTip(action.toolTip()))
-        button.setEnabled(action.isEnabled())
-        return button
 
     def sizeHint(self) -> QSize:
         return QSize(660, 420)

@@ -11,18 +11,17 @@ answer is shown; the newest search wins when the operator is quicker than the di
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QBrush, QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QPushButton,
     QSpinBox,
     QTableView,
     QVBoxLayout,
@@ -46,6 +45,7 @@ from app.services.geofence_search import (
 )
 from app.services.registry_rows import IncidentRow, PolicyNow
 from app.widgets import palette
+from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.geofence_editor import MIN_RADIUS_M, DrawMode
 from app.widgets.map_layers import camera_icon
@@ -192,15 +192,20 @@ class GeofencePanel(QWidget):
         radius_label = QLabel("Radius")
         radius_label.setBuddy(self.radius_box)
 
-        self.circle_action = self._action(
-            "Draw a circle", "Ctrl+Shift+C", lambda: self.draw_requested.emit(DrawMode.CIRCLE)
+        self.circle_action = shortcut_action(
+            self, "Draw a circle", "Ctrl+Shift+C", lambda: self.draw_requested.emit(DrawMode.CIRCLE)
         )
-        self.polygon_action = self._action(
-            "Draw a polygon", "Ctrl+Shift+G", lambda: self.draw_requested.emit(DrawMode.POLYGON)
+        self.polygon_action = shortcut_action(
+            self,
+            "Draw a polygon",
+            "Ctrl+Shift+G",
+            lambda: self.draw_requested.emit(DrawMode.POLYGON),
         )
-        self.reset_action = self._action("Around the incident", None, self.reset_to_incident)
+        self.reset_action = shortcut_action(
+            self, "Around the incident", None, self.reset_to_incident
+        )
         self.reset_action.setToolTip("The default circle around the selected incident again")
-        self.refresh_action = self._action("Search again", None, self.search_again)
+        self.refresh_action = shortcut_action(self, "Search again", None, self.search_again)
         self.refresh_action.setToolTip("Search this geofence again: policies change over time")
 
         self.open_count_box = QSpinBox()
@@ -208,8 +213,8 @@ class GeofencePanel(QWidget):
         self.open_count_box.setRange(1, MAX_OPEN_COUNT)
         self.open_count_box.setValue(DEFAULT_OPEN_COUNT)
         self.open_count_box.setAccessibleName("How many of the nearest allowed cameras to open")
-        self.open_action = self._action(
-            "Open the nearest allowed", "Ctrl+Shift+O", self.open_nearest_allowed
+        self.open_action = shortcut_action(
+            self, "Open the nearest allowed", "Ctrl+Shift+O", self.open_nearest_allowed
         )
 
         self.model = GeofenceHitModel()
@@ -240,11 +245,11 @@ class GeofencePanel(QWidget):
         shape_row.addWidget(radius_label)
         shape_row.addWidget(self.radius_box)
         for action in (self.circle_action, self.polygon_action, self.reset_action):
-            shape_row.addWidget(self._button(action))
+            shape_row.addWidget(action_button(action))
         shape_row.addStretch(1)
-        shape_row.addWidget(self._button(self.refresh_action))
+        shape_row.addWidget(action_button(self.refresh_action))
         open_row = QHBoxLayout()
-        self.open_button = self._button(self.open_action)
+        self.open_button = action_button(self.open_action)
         self.open_button.setObjectName("primaryButton")
         open_row.addWidget(self.open_button)
         open_row.addWidget(self.open_count_box)
@@ -259,27 +264,9 @@ class GeofencePanel(QWidget):
         layout.addLayout(open_row)
         self._update_controls()
 
-    def _action(self, text: str, keys: str | None, slot: Callable[[], object]) -> QAction:
-        action = QAction(text, self)
-        if keys is not None:
-            action.setShortcut(QKeySequence(keys))
-            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-            action.setToolTip(f"{text} ({keys})")
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _button(self, action: QAction) -> QPushButton:
-        button = QPushButton(action.text())
-        button.setToolTip(action.toolTip())
-        button.clicked.connect(action.trigger)
-        action.enabledChanged.connect(button.setEnabled)
-        button.setEnabled(action.isEnabled())
-        return button
-
     def add_action_button(self, action: QAction) -> None:
         """A button for another panel's action on the list (footage requests), beside "open"."""
-        self._open_row.insertWidget(2, self._button(action))
+        self._open_row.insertWidget(2, action_button(action))
 
     def sizeHint(self) -> QSize:
         return QSize(660, 420)
