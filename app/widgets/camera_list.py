@@ -28,25 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.registry_rows import CameraRow
-from app.widgets.row_table_model import ModelIndex, RowTableModel
+from app.widgets.row_table_model import ModelIndex, Row, RowTableModel
 from app.widgets.video_tile import CAMERA_MIME, camera_mime
 
 COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
 NAME_COLUMN, MAX_NAME_WIDTH = 1, 260  # long names elide; the tooltip has them whole
 
 
-class CameraTableModel(RowTableModel[CameraRow]):
-    """Camera rows as read from the registry; replaced whole on each refresh."""
+class CameraDragModel(RowTableModel[Row]):
+    """A table whose rows are cameras: dragging rows onto the wall carries their ids
+    (``CAMERA_MIME``): one opens on the tile it is dropped on, several tour it."""
 
-    COLUMNS = COLUMNS
-
-    def set_rows(self, rows: Sequence[CameraRow]) -> None:
-        rows = list(rows)
-        if rows == self._rows:
-            return
-        self.beginResetModel()
-        self._rows = rows
-        self.endResetModel()
+    def camera_id_of(self, row: Row) -> str:
+        raise NotImplementedError
 
     def flags(self, index: ModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)
@@ -58,13 +52,28 @@ class CameraTableModel(RowTableModel[CameraRow]):
         return [CAMERA_MIME]
 
     def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        """The dragged rows' cameras, one id per line: one opens on the tile it is dropped on,
-        several tour it."""
         rows = dict.fromkeys(index.row() for index in indexes if index.isValid())
-        return camera_mime([self._rows[row].camera_id for row in rows])
+        return camera_mime([self.camera_id_of(self._rows[row]) for row in rows])
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
+
+
+class CameraTableModel(CameraDragModel[CameraRow]):
+    """Camera rows as read from the registry; replaced whole on each refresh."""
+
+    COLUMNS = COLUMNS
+
+    def camera_id_of(self, row: CameraRow) -> str:
+        return row.camera_id
+
+    def set_rows(self, rows: Sequence[CameraRow]) -> None:
+        rows = list(rows)
+        if rows == self._rows:
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,10 +47,10 @@ from app.services.registry_rows import IncidentRow, PolicyNow
 from app.widgets import palette
 from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.camera_list import CameraDragModel
 from app.widgets.geofence_editor import MIN_RADIUS_M, DrawMode
 from app.widgets.map_layers import camera_icon
-from app.widgets.row_table_model import ModelIndex, RowTableModel
-from app.widgets.video_tile import CAMERA_MIME, camera_mime
+from app.widgets.row_table_model import ModelIndex
 
 COLUMNS = ("Camera", "Distance", "Direction", "Tier", "Open now", "Why")
 CAMERA, DISTANCE, DIRECTION, TIER, OPEN_NOW, WHY = range(len(COLUMNS))
@@ -64,7 +64,7 @@ NOT_RECORDED_TEXT = (
 ICON_PX = 14
 
 
-class GeofenceHitModel(RowTableModel[GeofenceHit]):
+class GeofenceHitModel(CameraDragModel[GeofenceHit]):
     """The cameras of one search, nearest first; a drag source for the wall."""
 
     COLUMNS = COLUMNS
@@ -87,21 +87,8 @@ class GeofenceHitModel(RowTableModel[GeofenceHit]):
         self._rows = list(hits)
         self.endResetModel()
 
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        flags = super().flags(index)
-        if index.isValid():
-            flags |= Qt.ItemFlag.ItemIsDragEnabled
-        return flags
-
-    def mimeTypes(self) -> list[str]:
-        return [CAMERA_MIME]
-
-    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
-        rows = dict.fromkeys(index.row() for index in indexes if index.isValid())
-        return camera_mime([self._rows[row].camera.camera_id for row in rows])
-
-    def supportedDragActions(self) -> Qt.DropAction:
-        return Qt.DropAction.CopyAction
+    def camera_id_of(self, row: GeofenceHit) -> str:
+        return row.camera.camera_id
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -16,6 +16,7 @@ from app.widgets.geofence_editor import DrawMode
 from app.widgets.geofence_panel import CAMERA, DIRECTION, DISTANCE, OPEN_NOW, TIER, WHY
 from app.widgets.main_window import MainWindow
 from app.widgets.map_layers import radius_handle
+from app.widgets.video_tile import CAMERA_MIME
 from tests.factories import metres_east
 from tests.widgets.conftest import audit_events
 from tests.widgets.test_video_wall import loaded, select_incident, wait_live
@@ -98,6 +99,10 @@ def test_selecting_an_incident_lists_the_cameras_around_it_nearest_first(
     assert "location and contact only" in listed(window, WHY)[0]
     assert EMERGENCY in panel.title.text() and "250 m" in panel.title.text()
     assert panel.summary.text().startswith("6 cameras · 5 may open now · 1 by request")
+    # The list is a drag source for the wall, as the camera list is.
+    model = panel.model
+    dragged = model.mimeData([model.index(1, CAMERA), model.index(3, DISTANCE)])
+    assert bytes(dragged.data(CAMERA_MIME).data()).decode() == "cam-clip-1\ncam-clip-2"
     (query,) = geofence_queries(settings)
     assert query["purpose"] == f"incident:{EMERGENCY}"
     assert query["details"]["radius_m"] == 250 and query["details"]["results"] == 6
