@@ -36,7 +36,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,6 +63,7 @@ from app.services.map_features import (
 from app.services.registry_rows import CameraRow, PolicyNow
 from app.shell import configure_application
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.camera_list import CameraList
 from app.widgets.camera_map import CameraMap
 from app.widgets.map_layers import STATE_COLOURS
 from app.widgets.resources import resources_dir
@@ -373,6 +374,29 @@ def main() -> None:
     stall_max = max(probe.lateness_ms, default=0.0)
     progress(f"load: {load_s:.2f} s to draw; UI stall max {stall_max:.1f} ms")
 
+    progress("list: the camera list (Cameras dock) with the same cameras, on the UI thread")
+    camera_list = CameraList()
+    camera_list.resize(660, 700)
+    camera_list.show()
+    started = time.perf_counter()
+    camera_list.set_cameras(rows)
+    app.processEvents()
+    list_load_ms = (time.perf_counter() - started) * 1000
+    changed = [replace(rows[0], name="Camera 0 (renamed)"), *rows[1:]]
+    started = time.perf_counter()
+    camera_list.set_cameras(changed)
+    app.processEvents()
+    list_change_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    camera_list.filter_edit.setText("harbor st")
+    app.processEvents()
+    list_filter_ms = (time.perf_counter() - started) * 1000
+    camera_list.close()
+    progress(
+        f"list: load {list_load_ms:.0f} ms, a changed camera {list_change_ms:.0f} ms, "
+        f"a filter keystroke {list_filter_ms:.0f} ms"
+    )
+
     steps = tour(args.quick)
     progress(f"frames: {len(steps)} pans and zooms, zoom 11 to 19 and back, vector streets")
     render_frames(app, camera_map, steps[:10])  # warm the sprite and label caches
@@ -447,6 +471,9 @@ def main() -> None:
                 "raster_frame_p95_ms": raster["p95"],
                 "camera_load_s": round(load_s, 2),
                 "load_ui_stall_max_ms": round(stall_max, 1),
+                "camera_list_load_ms": round(list_load_ms, 1),
+                "camera_list_change_ms": round(list_change_ms, 1),
+                "camera_list_filter_ms": round(list_filter_ms, 1),
                 "naive_scatter_frame_p95_ms": reference_p95,
                 "speedup_vs_naive_scatter": round(reference_p95 / overall["p95"], 1),
                 **cad,

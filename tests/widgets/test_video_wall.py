@@ -111,12 +111,12 @@ def test_dropping_a_camera_opens_it_through_the_gate_and_paints_frames(
 
 
 def test_the_camera_list_is_the_drag_source(qtbot, window):
-    proxy = window.camera_list.proxy
-    row = next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == "cam-clip-2")
-    index = proxy.index(row, 1)
-    assert proxy.flags(index) & Qt.ItemFlag.ItemIsDragEnabled
-    assert CAMERA_MIME in proxy.mimeTypes()
-    mime = proxy.mimeData([index])
+    model = window.camera_list.model
+    row = next(r for r in range(model.rowCount()) if model.index(r, 0).data() == "cam-clip-2")
+    index = model.index(row, 1)
+    assert model.flags(index) & Qt.ItemFlag.ItemIsDragEnabled
+    assert CAMERA_MIME in model.mimeTypes()
+    mime = model.mimeData([index])
     tile = window.wall.tiles[2]
     assert drop(tile, mime)
     wait_live(qtbot, tile)
@@ -126,10 +126,10 @@ def test_the_camera_list_is_the_drag_source(qtbot, window):
 def test_enter_in_the_camera_list_opens_the_camera_on_the_first_free_tile(qtbot, window):
     wall = window.wall
     assert drop(wall.tiles[0], camera_mime(["cam-clip-1"]))
-    view, proxy = window.camera_list.view, window.camera_list.proxy
-    row = next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data() == "cam-clip-3")
+    view, model = window.camera_list.view, window.camera_list.model
+    row = next(r for r in range(model.rowCount()) if model.index(r, 0).data() == "cam-clip-3")
     view.setFocus()
-    view.setCurrentIndex(proxy.index(row, 0))
+    view.setCurrentIndex(model.index(row, 0))
     qtbot.keyClick(view, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: wall.tiles[1].camera is not None)
     assert wall.tiles[1].camera is not None and wall.tiles[1].camera.camera_id == "cam-clip-3"

@@ -152,16 +152,16 @@ def test_a_hidden_wall_opens_no_camera_for_its_tour(qtbot, make_window, settings
 
 def test_ctrl_t_tours_the_cameras_selected_in_the_list(qtbot, make_window, settings, clip_cameras):
     window = touring_window(qtbot, make_window, settings)
-    view, proxy = window.camera_list.view, window.camera_list.proxy
+    view, model = window.camera_list.view, window.camera_list.model
     chosen = {"cam-clip-2", "cam-clip-3"}
-    for row in range(proxy.rowCount()):
-        if proxy.index(row, 0).data() in chosen:
+    for row in range(model.rowCount()):
+        if model.index(row, 0).data() in chosen:
             view.selectionModel().select(
-                proxy.index(row, 0),
+                model.index(row, 0),
                 QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
             )
     assert set(window.camera_list.selected_camera_ids()) == chosen
-    dragged = VideoTile.dragged_camera_ids(proxy.mimeData(view.selectionModel().selectedIndexes()))
+    dragged = VideoTile.dragged_camera_ids(model.mimeData(view.selectionModel().selectedIndexes()))
     assert set(dragged) == chosen, "a drag of the selection carries every camera"
 
     tile = window.wall.tiles[2]
