@@ -19,17 +19,14 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from app.services.registry_rows import CameraRow
-from app.widgets.row_table_model import ModelIndex, Row, RowTableModel
+from app.widgets.row_table_model import ModelIndex, Row, RowTableModel, row_table_view
 from app.widgets.video_tile import CAMERA_MIME, camera_mime
 
 COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
@@ -147,29 +144,14 @@ class CameraList(QWidget):
         self.filter_edit.setAccessibleName("Filter cameras")
         self.filter_edit.textChanged.connect(self.model.set_filter)
 
-        self.view = QTableView()
-        self.view.setObjectName("cameraTable")
-        self.view.setModel(self.model)
+        # Several cameras (Ctrl/Shift-click) make a tour when dragged onto a tile or Ctrl+T.
+        self.view = row_table_view(self.model, "cameraTable", "Cameras", drag_source=True)
         # After setModel: the selection model clears itself on a reset, then this restores.
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.modelReset.connect(self._restore_selection)
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        # Several cameras (Ctrl/Shift-click) make a tour when dragged onto a tile or Ctrl+T.
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().hide()
-        self.view.setAccessibleName("Cameras")
-        self.view.setDragEnabled(True)
-        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.view.activated.connect(self._activated)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setHighlightSections(False)
 
         self.count_label = QLabel("Loading cameras…")
         self.count_label.setObjectName("mutedText")

@@ -28,18 +28,15 @@ import shiboken6
 from PySide6.QtCore import QDateTime, QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -72,7 +69,7 @@ from app.widgets import palette
 from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.resources import resources_dir
-from app.widgets.row_table_model import ModelIndex, RowTableModel
+from app.widgets.row_table_model import ModelIndex, RowTableModel, row_table_view
 
 SessionFactory = Callable[[], Session]
 
@@ -538,21 +535,11 @@ class FootageRequestPanel(QWidget):
         )
 
         self.model = FootageRequestModel()
-        self.view = QTableView()
-        self.view.setObjectName("footageRequestTable")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().hide()
-        self.view.setAccessibleName("Footage requests of the selected incident")
+        self.view = row_table_view(
+            self.model, "footageRequestTable", "Footage requests of the selected incident"
+        )
         self.view.selectionModel().selectionChanged.connect(self._update_controls)
         self.view.selectionModel().currentRowChanged.connect(self._update_details)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setHighlightSections(False)
 
         # The current request's note or error in full (the table's column cuts it short):
         # whom to call, why a send failed.

@@ -18,12 +18,9 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QSpinBox,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -50,7 +47,7 @@ from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraDragModel
 from app.widgets.geofence_editor import MIN_RADIUS_M, DrawMode
 from app.widgets.map_layers import camera_icon
-from app.widgets.row_table_model import ModelIndex
+from app.widgets.row_table_model import ModelIndex, row_table_view
 
 COLUMNS = ("Camera", "Distance", "Direction", "Tier", "Open now", "Why")
 CAMERA, DISTANCE, DIRECTION, TIER, OPEN_NOW, WHY = range(len(COLUMNS))
@@ -205,24 +202,11 @@ class GeofencePanel(QWidget):
         )
 
         self.model = GeofenceHitModel()
-        self.view = QTableView()
-        self.view.setObjectName("geofenceTable")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setAlternatingRowColors(True)
-        self.view.setWordWrap(False)
-        self.view.verticalHeader().hide()
-        self.view.setAccessibleName("Cameras in the geofence, nearest first")
-        self.view.setDragEnabled(True)
-        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.view.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.view = row_table_view(
+            self.model, "geofenceTable", "Cameras in the geofence, nearest first", drag_source=True
+        )
         self.view.activated.connect(self._activated)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
-        header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setHighlightSections(False)
 
         self.summary = QLabel("")
         self.summary.setObjectName("mutedText")
