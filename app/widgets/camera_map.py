@@ -1012,8 +1012,9 @@ MAP_SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Map: open the selected camera on a free tile", "Enter or double-click"),
     ("Map: open a camera on a chosen tile", "Drag it onto the tile"),
     (
-        "Map: show or hide a layer",
-        ", ".join(f"{key} {layer.value.lower()}" for layer, key in LAYER_KEYS.items()),
+        "Map: show or hide "
+        + ", ".join(f"{layer.value.lower()} ({key})" for layer, key in LAYER_KEYS.items()),
+        ", ".join(LAYER_KEYS.values()),
     ),
     ("Map: fold or unfold the legend", "L"),
     ("Map: change the geofence's radius", "Drag its square handle"),

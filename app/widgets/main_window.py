@@ -536,6 +536,10 @@ class MainWindow(QMainWindow):
             label = action.text().replace("&", "")
             if action.isCheckable() and action in self._dock_actions:
                 label = f"Show or hide {label.lower()}"
+            elif action in self.geofence_panel.actions():
+                label = f"Geofence: {label[0].lower()}{label[1:]}"
+            elif action in self.footage_panel.actions():
+                label = f"Footage requests: {label[0].lower()}{label[1:]}"
             rows.append((label, keys))
         native = QKeySequence.SequenceFormat.NativeText
         first, last = self.wall.layout_actions[0], self.wall.layout_actions[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt
@@ -9,6 +10,7 @@ from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 Shortcut = tuple[str, str]  # (what it does, the keys as the operator types them)
+KEYS_COLUMNS = (0, 3)  # grid columns of the keys of each half (its text is the next column)
 
 
 class ShortcutHelp(QWidget):
@@ -24,8 +26,9 @@ class ShortcutHelp(QWidget):
         title = QLabel("Keyboard shortcuts")
         title.setObjectName("overlayTitle")
         self._grid = QGridLayout()
-        self._grid.setHorizontalSpacing(28)
-        self._grid.setVerticalSpacing(8)
+        self._grid.setHorizontalSpacing(18)
+        self._grid.setVerticalSpacing(6)
+        self._grid.setColumnMinimumWidth(KEYS_COLUMNS[1] - 1, 36)  # between the two halves
         footer = QLabel("Press any key or click to close")
         footer.setObjectName("mutedText")
         card_layout = QVBoxLayout(self._card)
@@ -51,22 +54,28 @@ class ShortcutHelp(QWidget):
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
-        for row, (action, keys) in enumerate(shortcuts):
+        # Two columns of (keys, what) side by side: one column of 45 rows would not fit a
+        # 1080-line screen without squeezing the rows.
+        per_column = math.ceil(len(shortcuts) / 2)
+        for number, (action, keys) in enumerate(shortcuts):
+            row, first = number % per_column, KEYS_COLUMNS[number // per_column]
             key_label = QLabel(keys)
             key_label.setObjectName("shortcutKeys")
-            self._grid.addWidget(key_label, row, 0, Qt.AlignmentFlag.AlignRight)
-            self._grid.addWidget(QLabel(action), row, 1)
+            self._grid.addWidget(key_label, row, first, Qt.AlignmentFlag.AlignRight)
+            self._grid.addWidget(QLabel(action), row, first + 1)
 
     def shortcuts_text(self) -> list[str]:
         """The rows as shown, "keys: what" (for tests and screen readers)."""
         texts = []
-        for row in range(self._grid.rowCount()):
-            keys, action = self._grid.itemAtPosition(row, 0), self._grid.itemAtPosition(row, 1)
-            if keys is None or action is None:
-                continue
-            key_label, action_label = keys.widget(), action.widget()
-            if isinstance(key_label, QLabel) and isinstance(action_label, QLabel):
-                texts.append(f"{key_label.text()}: {action_label.text()}")
+        for first in KEYS_COLUMNS:
+            for row in range(self._grid.rowCount()):
+                keys = self._grid.itemAtPosition(row, first)
+                action = self._grid.itemAtPosition(row, first + 1)
+                if keys is None or action is None:
+                    continue
+                key_label, action_label = keys.widget(), action.widget()
+                if isinstance(key_label, QLabel) and isinstance(action_label, QLabel):
+                    texts.append(f"{key_label.text()}: {action_label.text()}")
         return texts
 
     def open(self) -> None:

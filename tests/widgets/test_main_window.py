@@ -204,6 +204,12 @@ def test_help_overlay_lists_every_shortcut(qtbot, make_window):
     listed = "\n".join(window.help_overlay.shortcuts_text())
     for keys in ("Ctrl+L", "Ctrl+Q", "Ctrl+F", "Ctrl+I", "F11", "Ctrl+1", "Ctrl+2", "F1", "?"):
         assert keys in listed, keys
+    # Both halves of the two-column card are read, the panels' actions named for their panel.
+    rows = window.help_overlay.shortcuts_text()
+    assert len(rows) == len(window.shortcuts())
+    assert "Ctrl+Shift+O: Geofence: open the nearest allowed" in rows
+    assert "Ctrl+Shift+E: Footage requests: send drafted requests" in rows
+    assert rows[-1] == "Esc: Close this list"
     qtbot.keyClick(window.help_overlay, Qt.Key.Key_Escape)
     assert not window.help_overlay.isVisible()
 
