@@ -9,7 +9,7 @@ DEMO_DIR ?= $(CURDIR)/.demo-city
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -22,8 +22,8 @@ run: $(STAMP)
 	$(BIN)/beacon --config $(DEMO_DIR)/settings.toml --data-dir $(DEMO_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app server tests bench
+	$(BIN)/ruff format --check app server tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -11,6 +11,8 @@ packages=(
   python3-gi gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  # a real PostgreSQL for the sync server's tests (tests/postgres.py runs initdb/pg_ctl itself)
+  postgresql
 )
 missing=()
 for p in "${packages[@]}"; do

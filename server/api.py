@@ -1,0 +1,371 @@
+"""The HTTP endpoints of version 1 of the sync server's API.
+
+No ``from __future__ import annotations`` here: FastAPI reads the endpoints' annotations at run
+time, and some name types local to ``api_router``.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models.audit_chain import format_time, parse_time
+from server.clock import Clock
+from server.config import ServerSettings
+from server.event_intake import UnknownWorkstation, accept_batch
+from server.models import ApiToken, ReceivedAuditEvent, TokenRole, Workstation
+from server.schemas import (
+    WORKSTATION_ID,
+    BatchAcknowledgement,
+    ChainPosition,
+    ChainRejection,
+    ErrorMessage,
+    EventBatch,
+    EventPage,
+    IssuedToken,
+    StoredEvent,
+    TokenInfo,
+    TokenRequest,
+    UserTokenRequest,
+    WorkstationInfo,
+    WorkstationRegistration,
+)
+from server.tokens import (
+    RegistryConflict,
+    TokenRejected,
+    authenticate,
+    issue_token,
+    register_workstation,
+    require_role,
+    revoke_token,
+)
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorMessage, "description": "no token, or an unknown, expired or revoked one"},
+    403: {"model": ErrorMessage, "description": "the token may not do this"},
+}
+PathWorkstation = Annotated[str, Path(pattern=WORKSTATION_ID, examples=["rtcc-ws-03"])]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerContext:
+    sessions: sessionmaker[Session]
+    settings: ServerSettings
+    clock: Clock
+
+
+def _position(workstation: Workstation) -> ChainPosition:
+    return ChainPosition(
+        workstation_id=workstation.id,
+        seq=workstation.head_seq,
+        hash=bytes(workstation.head_hash).hex(),
+    )
+
+
+def _workstation_info(workstation: Workstation) -> WorkstationInfo:
+    return WorkstationInfo(
+        **_position(workstation).model_dump(),
+        description=workstation.description,
+        registered_at=workstation.registered_at,
+    )
+
+
+def _token_info(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "role": token.role,
+        "workstation_id": token.workstation_id,
+        "name": token.name,
+        "created_at": token.created_at,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def _stored_event(row: ReceivedAuditEvent) -> StoredEvent:
+    fields = json.loads(row.record)
+    return StoredEvent(
+        workstation_id=row.workstation_id,
+        seq=row.seq,
+        time=row.time,
+        received_at=row.received_at,
+        event_type=fields["event_type"],
+        actor=fields["actor"],
+        workstation=fields["workstation"],
+        subject=fields["subject"],
+        camera_id=fields["camera_id"],
+        purpose=fields["purpose"],
+        incident=row.incident,
+        policy_version=fields["policy_version"],
+        decision=fields["decision"],
+        reason=fields["reason"],
+        outcome=fields["outcome"],
+        duration_ms=fields["duration_ms"],
+        details=fields["details"],
+        hash=bytes(row.hash).hex(),
+        prev_hash=bytes(row.prev_hash).hex(),
+    )
+
+
+def _encode_cursor(row: ReceivedAuditEvent) -> str:
+    text = f"{format_time(row.time)}|{row.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _, number = text.partition("|")
+        after_id = int(number)
+        if not 0 <= after_id < 2**63:
+            raise ValueError(after_id)
+        return parse_time(moment), after_id
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "the cursor is not one this server gave out; start again without it",
+        ) from exc
+
+
+def _aware(name: str, moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{name} needs a time zone, e.g. 2026-11-21T19:00:00Z",
+        )
+    return moment
+
+
+def api_router(context: ServerContext) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    bearer = HTTPBearer(
+        auto_error=False, description="a token issued by the server's administrator"
+    )
+    sessions, settings, clock = context.sessions, context.settings, context.clock
+
+    def presented_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiToken:
+        with sessions() as session:
+            return authenticate(session, credentials.credentials if credentials else None, clock())
+
+    Token = Annotated[ApiToken, Depends(presented_token)]
+
+    @router.post(
+        "/workstations/{workstation_id}/events",
+        response_model=BatchAcknowledgement,
+        summary="Upload the next events of a workstation's audit chain",
+        responses={
+            **AUTH_ERRORS,
+            409: {
+                "model": ChainRejection,
+                "description": "the batch does not continue the chain (broken_chain: an event "
+                "does not match its hash or the one before; gap: events are missing before the "
+                "batch; fork: it differs from events already acknowledged). Nothing is stored.",
+            },
+            413: {"model": ErrorMessage, "description": "too many events or bytes in one batch"},
+            422: {"description": "an event is malformed"},
+        },
+    )
+    def upload_events(
+        workstation_id: PathWorkstation, batch: EventBatch, token: Token
+    ) -> BatchAcknowledgement:
+        """Accepts events only in order and only if they continue the workstation's chain.
+
+        The server recomputes each event's hash (``SHA-256(prev || seq || canonical)``) from its
+        acknowledged head. Events it already has must be identical to the stored ones and are
+        skipped, so a retried batch is a no-op that returns the same acknowledgement.
+        """
+        require_role(token, TokenRole.WORKSTATION)
+        if token.workstation_id != workstation_id:
+            raise TokenRejected(
+                f"this token belongs to workstation {token.workstation_id}; it cannot send "
+                f"events for {workstation_id}",
+                403,
+            )
+        count = len(batch.events)
+        if count > settings.max_batch_events:
+            raise HTTPException(
+                status.HTTP_413_CONTENT_TOO_LARGE,
+                f"the batch has {count} events; the server accepts at most "
+                f"{settings.max_batch_events} per batch: send them in smaller batches",
+            )
+        try:
+            acknowledgement = accept_batch(sessions, workstation_id, batch.events, clock())
+        except UnknownWorkstation as exc:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no workstation {workstation_id} is registered"
+            ) from exc
+        return BatchAcknowledgement(
+            workstation_id=workstation_id,
+            seq=acknowledgement.head.seq,
+            hash=acknowledgement.head.hash.hex(),
+            stored=acknowledgement.stored,
+            already_stored=acknowledgement.already_stored,
+        )
+
+    @router.get(
+        "/workstations/{workstation_id}/head",
+        response_model=ChainPosition,
+        summary="The acknowledged position of a workstation's chain",
+        responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
+    )
+    def workstation_head(workstation_id: PathWorkstation, token: Token) -> ChainPosition:
+        if token.role == TokenRole.WORKSTATION and token.workstation_id != workstation_id:
+            raise TokenRejected(
+                f"this token belongs to workstation {token.workstation_id}; it cannot read "
+                f"the position of {workstation_id}",
+                403,
+            )
+        with sessions() as session:
+            workstation = session.get(Workstation, workstation_id)
+            if workstation is None:
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND, f"no workstation {workstation_id} is registered"
+                )
+            return _position(workstation)
+
+    @router.get(
+        "/events",
+        response_model=EventPage,
+        summary="Query received events (supervisors)",
+        responses={**AUTH_ERRORS, 422: {"description": "a bad filter or cursor"}},
+    )
+    def query_events(
+        token: Token,
+        camera: str | None = None,
+        actor: str | None = None,
+        incident: str | None = None,
+        workstation: Annotated[str | None, Query(description="the uploading workstation")] = None,
+        event_type: str | None = None,
+        since: Annotated[datetime | None, Query(description="workstation time, inclusive")] = None,
+        until: Annotated[datetime | None, Query(description="workstation time, exclusive")] = None,
+        limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = 100,
+        cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
+    ) -> EventPage:
+        """Events in workstation-time order (then arrival order), a page at a time."""
+        require_role(token, TokenRole.SUPERVISOR)
+        query = select(ReceivedAuditEvent)
+        for column, value in (
+            (ReceivedAuditEvent.camera_id, camera),
+            (ReceivedAuditEvent.actor, actor),
+            (ReceivedAuditEvent.incident, incident),
+            (ReceivedAuditEvent.workstation_id, workstation),
+            (ReceivedAuditEvent.event_type, event_type),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if (start := _aware("since", since)) is not None:
+            query = query.where(ReceivedAuditEvent.time >= start)
+        if (end := _aware("until", until)) is not None:
+            query = query.where(ReceivedAuditEvent.time < end)
+        if cursor is not None:
+            after_time, after_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    ReceivedAuditEvent.time > after_time,
+                    and_(ReceivedAuditEvent.time == after_time, ReceivedAuditEvent.id > after_id),
+                )
+            )
+        query = query.order_by(ReceivedAuditEvent.time, ReceivedAuditEvent.id).limit(limit + 1)
+        with sessions() as session:
+            rows = list(session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return EventPage(
+            events=[_stored_event(row) for row in rows],
+            next_cursor=_encode_cursor(rows[-1]) if more else None,
+        )
+
+    @router.get(
+        "/workstations",
+        response_model=list[WorkstationInfo],
+        summary="Registered workstations and their acknowledged positions",
+        responses=AUTH_ERRORS,
+    )
+    def list_workstations(token: Token) -> list[WorkstationInfo]:
+        require_role(token, TokenRole.SUPERVISOR, TokenRole.ADMIN)
+        with sessions() as session:
+            rows = session.scalars(select(Workstation).order_by(Workstation.id))
+            return [_workstation_info(row) for row in rows]
+
+    @router.post(
+        "/workstations",
+        response_model=WorkstationInfo,
+        status_code=status.HTTP_201_CREATED,
+        summary="Register a workstation (administrators)",
+        responses={**AUTH_ERRORS, 409: {"model": ErrorMessage}},
+    )
+    def register(registration: WorkstationRegistration, token: Token) -> WorkstationInfo:
+        require_role(token, TokenRole.ADMIN)
+        try:
+            with sessions.begin() as session:
+                workstation = register_workstation(
+                    session, registration.id, clock(), registration.description
+                )
+                return _workstation_info(workstation)
+        except RegistryConflict as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+    def _issue(request: TokenRequest, role: TokenRole, workstation_id: str | None) -> IssuedToken:
+        days = request.expires_in_days or settings.default_token_days
+        with sessions.begin() as session:
+            issued = issue_token(
+                session,
+                role,
+                clock(),
+                timedelta(days=days),
+                workstation_id=workstation_id,
+                name=request.name,
+            )
+            return IssuedToken(**_token_info(issued.token), token=issued.secret)
+
+    @router.post(
+        "/workstations/{workstation_id}/tokens",
+        response_model=IssuedToken,
+        status_code=status.HTTP_201_CREATED,
+        summary="Issue a workstation's upload token (administrators)",
+        responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
+    )
+    def issue_workstation_token(
+        workstation_id: PathWorkstation, request: TokenRequest, token: Token
+    ) -> IssuedToken:
+        require_role(token, TokenRole.ADMIN)
+        try:
+            return _issue(request, TokenRole.WORKSTATION, workstation_id)
+        except RegistryConflict as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    @router.post(
+        "/tokens",
+        response_model=IssuedToken,
+        status_code=status.HTTP_201_CREATED,
+        summary="Issue a supervisor or administrator token (administrators)",
+        responses=AUTH_ERRORS,
+    )
+    def issue_user_token(request: UserTokenRequest, token: Token) -> IssuedToken:
+        require_role(token, TokenRole.ADMIN)
+        return _issue(request, TokenRole(request.role), None)
+
+    @router.post(
+        "/tokens/{token_id}/revoke",
+        response_model=TokenInfo,
+        summary="Revoke a token at once (administrators)",
+        responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
+    )
+    def revoke(token_id: Annotated[int, Path(ge=1, le=2**31 - 1)], token: Token) -> TokenInfo:
+        require_role(token, TokenRole.ADMIN)
+        try:
+            with sessions.begin() as session:
+                return TokenInfo(**_token_info(revoke_token(session, token_id, clock())))
+        except RegistryConflict as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    return router

@@ -1,0 +1,178 @@
+"""``python -m server``: run the sync server, migrate its database, manage workstations and tokens.
+
+    python -m server --db-url URL --host 127.0.0.1 --port 8470          (serve is the default)
+    python -m server register-workstation ws-03 --db-url URL            (prints its token)
+    python -m server issue-token --role supervisor --name "J. Doe" --db-url URL
+    python -m server revoke-token 7 --db-url URL
+    python -m server migrate --db-url URL
+
+The database URL comes from ``--db-url``, else ``BEACON_SERVER_DB_URL``, else an SQLite file in
+the user's data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+import platformdirs
+from pydantic import ValidationError
+
+from app.models.audit_chain import format_time
+from server.clock import utc_now
+from server.config import ServerSettings
+from server.database import ServerDatabaseError, create_server_engine, migrate, session_factory
+from server.models import TokenRole
+from server.tokens import IssuedSecret, RegistryConflict, issue_token, register_workstation
+from server.tokens import revoke_token as revoke_stored_token
+
+log = logging.getLogger(__name__)
+COMMANDS = ("serve", "migrate", "register-workstation", "issue-token", "revoke-token")
+DEFAULT_PORT = 8470
+
+
+def default_db_url() -> str:
+    from_env = os.environ.get("BEACON_SERVER_DB_URL")
+    if from_env:
+        return from_env
+    folder = platformdirs.user_data_path("beacon-server", appauthor=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'server.sqlite3'}"
+
+
+def _days(text: str) -> int:
+    days = int(text)
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError("give a lifetime of 1 to 3650 days")
+    return days
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__.splitlines()[0])
+    database = argparse.ArgumentParser(add_help=False)
+    database.add_argument("--db-url", help="SQLAlchemy URL of the server's database")
+    lifetime = argparse.ArgumentParser(add_help=False)
+    lifetime.add_argument("--expires-in-days", type=_days, default=None)
+    lifetime.add_argument("--name", default="", help="who or what holds the token")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[database], help="run the server (default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    serve.add_argument("--max-batch-events", type=int)
+    serve.add_argument("--max-batch-bytes", type=int)
+
+    commands.add_parser(
+        "migrate", parents=[database], help="bring the database to the newest schema"
+    )
+
+    register = commands.add_parser(
+        "register-workstation", parents=[database, lifetime], help="register and issue a token"
+    )
+    register.add_argument("workstation_id")
+    register.add_argument("--description", default="")
+
+    issue = commands.add_parser("issue-token", parents=[database, lifetime], help="issue a token")
+    issue.add_argument("--role", choices=[role.value for role in TokenRole], required=True)
+    issue.add_argument("--workstation", help="the workstation of a workstation token")
+
+    revoke = commands.add_parser("revoke-token", parents=[database], help="revoke a token")
+    revoke.add_argument("token_id", type=int)
+    return parser
+
+
+def _print_token(issued: IssuedSecret) -> None:
+    token = issued.token
+    print(f"token id {token.id}, role {token.role}, expires {format_time(token.expires_at)}")
+    print(issued.secret)
+
+
+def _serve(args: argparse.Namespace, db_url: str) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    limits = {
+        key: value
+        for key, value in (
+            ("max_batch_events", args.max_batch_events),
+            ("max_batch_bytes", args.max_batch_bytes),
+        )
+        if value is not None
+    }
+    application = create_app(db_url, settings=ServerSettings(**limits))
+    uvicorn.run(
+        application,
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
+        log_level="info",
+    )
+    return 0
+
+
+def _administer(args: argparse.Namespace, db_url: str) -> int:
+    engine = create_server_engine(db_url)
+    try:
+        migrate(engine)
+        if args.command == "migrate":
+            print("the database is at the newest schema")
+            return 0
+        now = utc_now()
+        days = timedelta(
+            days=getattr(args, "expires_in_days", None) or ServerSettings().default_token_days
+        )
+        with session_factory(engine).begin() as session:
+            if args.command == "register-workstation":
+                register_workstation(session, args.workstation_id, now, args.description)
+                issued = issue_token(
+                    session,
+                    TokenRole.WORKSTATION,
+                    now,
+                    days,
+                    workstation_id=args.workstation_id,
+                    name=args.name or args.workstation_id,
+                )
+                _print_token(issued)
+            elif args.command == "issue-token":
+                role = TokenRole(args.role)
+                issued = issue_token(
+                    session, role, now, days, workstation_id=args.workstation, name=args.name
+                )
+                _print_token(issued)
+            else:
+                token = revoke_stored_token(session, args.token_id, now)
+                assert token.revoked_at is not None
+                print(f"token {token.id} ({token.role}) revoked at {format_time(token.revoked_at)}")
+        return 0
+    finally:
+        engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if not arguments or arguments[0] not in {*COMMANDS, "-h", "--help"}:
+        arguments.insert(0, "serve")
+    args = _parser().parse_args(arguments)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    db_url = args.db_url or default_db_url()
+    try:
+        if args.command == "serve":
+            return _serve(args, db_url)
+        return _administer(args, db_url)
+    except (ServerDatabaseError, RegistryConflict) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: {problems}", file=sys.stderr)
+        return 2

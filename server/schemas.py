@@ -1,0 +1,171 @@
+"""The HTTP contract: request and response bodies, as published in the OpenAPI schema.
+
+An uploaded event is a row of the workstation's export (``app.services.audit_log.read_events``)
+plus ``prev_hash``, the hash of the event before it. Every field the workstation hashed is
+required and checked strictly (no coercion), because the server recomputes the hash from exactly
+these values; a value it would have to convert could never verify anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.models.audit_chain import DetailValue, parse_time
+
+HEX_HASH = r"^[0-9a-f]{64}$"
+WORKSTATION_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+MAX_SEQ = 2**63 - 1
+
+HexHash = Annotated[str, Field(pattern=HEX_HASH, examples=["0" * 64])]
+WorkstationId = Annotated[str, Field(pattern=WORKSTATION_ID, examples=["rtcc-ws-03"])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class UploadedEvent(_Strict):
+    """One audit event as the workstation's export gives it, with the hash of the one before."""
+
+    v: Literal[1] = Field(default=1, description="canonical encoding version; 1 is the only one")
+    seq: int = Field(ge=1, le=MAX_SEQ)
+    time: str = Field(
+        description="the workstation's clock, UTC, six fractional digits",
+        examples=["2026-11-21T19:01:52.123456Z"],
+    )
+    event_type: str
+    actor: str
+    workstation: str
+    subject: str
+    camera_id: str | None
+    purpose: str | None
+    policy_version: int | None
+    decision: str | None
+    reason: str | None
+    outcome: str
+    duration_ms: int | None
+    details: dict[str, DetailValue]
+    hash: HexHash
+    prev_hash: HexHash
+
+    @field_validator("time")
+    @classmethod
+    def _utc_time(cls, value: str) -> str:
+        if not _TIME.match(value):
+            raise ValueError("time must look like 2026-11-21T19:01:52.123456Z")
+        parse_time(value)  # a real date as well
+        return value
+
+    def fields(self) -> dict[str, object]:
+        """What the workstation hashed: everything but the two hashes."""
+        return self.model_dump(exclude={"hash", "prev_hash"})
+
+    @property
+    def moment(self) -> datetime:
+        return parse_time(self.time)
+
+
+class EventBatch(_Strict):
+    events: list[UploadedEvent] = Field(
+        min_length=1,
+        description="consecutive events of one workstation's chain, in sequence order; the "
+        "server's limits on count and bytes answer 413 when exceeded",
+    )
+
+
+class ChainPosition(BaseModel):
+    workstation_id: str
+    seq: int = Field(description="the last acknowledged event; 0 before any")
+    hash: HexHash = Field(description="its hash; 64 zeros before any")
+
+
+class BatchAcknowledgement(ChainPosition):
+    """The batch is stored: ``seq``/``hash`` is the acknowledged position after its last event.
+
+    Sending the same batch again returns the same position with ``stored`` 0.
+    """
+
+    stored: int = Field(description="events of this batch newly stored")
+    already_stored: int = Field(description="events of this batch the server already had")
+
+
+class ChainRejection(BaseModel):
+    """Why a batch was refused; none of its events was stored."""
+
+    detail: str
+    code: Literal["broken_chain", "gap", "fork"]
+    first_bad_seq: int
+    head: ChainPosition = Field(description="what the server has acknowledged")
+
+
+class ErrorMessage(BaseModel):
+    detail: str
+
+
+class StoredEvent(BaseModel):
+    """An event as the server keeps it: the workstation's fields and the server's receive time."""
+
+    workstation_id: str
+    seq: int
+    time: datetime = Field(description="the workstation's clock when it happened")
+    received_at: datetime = Field(description="the server's clock when it was accepted")
+    event_type: str
+    actor: str
+    workstation: str
+    subject: str
+    camera_id: str | None
+    purpose: str | None
+    incident: str | None
+    policy_version: int | None
+    decision: str | None
+    reason: str | None
+    outcome: str
+    duration_ms: int | None
+    details: dict[str, DetailValue]
+    hash: HexHash
+    prev_hash: HexHash
+
+
+class EventPage(BaseModel):
+    events: list[StoredEvent]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class WorkstationRegistration(_Strict):
+    id: WorkstationId
+    description: str = Field("", max_length=200)
+
+
+class WorkstationInfo(ChainPosition):
+    description: str
+    registered_at: datetime
+
+
+class TokenRequest(_Strict):
+    name: str = Field("", max_length=100, description="who or what holds it")
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="lifetime; the server's default when omitted"
+    )
+
+
+class UserTokenRequest(TokenRequest):
+    role: Literal["supervisor", "admin"]
+
+
+class TokenInfo(BaseModel):
+    id: int
+    role: str
+    workstation_id: str | None
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedToken(TokenInfo):
+    token: str = Field(description="the bearer token; shown once, the server keeps only a hash")

@@ -1,0 +1,177 @@
+"""Fixtures of the server's tests: each runs against SQLite and a real PostgreSQL cluster.
+
+Events are made by the workstation's real ``AuditLog`` and exported with ``read_events``, so
+what the tests upload is exactly the client's wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models import AuditEventType, Outcome
+from app.services.audit_log import AuditLog, read_events
+from server import ServerSettings, create_app
+from server.models import TokenRole
+from server.tokens import issue_token, register_workstation
+from tests.conftest import ManualClock
+from tests.postgres import PostgresCluster
+
+GENESIS = "0" * 64
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    with PostgresCluster.start() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    yield url
+    cluster.drop_database(str(make_url(url).database))
+
+
+@pytest.fixture
+def server_clock() -> ManualClock:
+    """The server's clock: deliberately not the workstation's (see the clock skew test)."""
+    return ManualClock(datetime(2026, 11, 18, 16, 0, tzinfo=UTC))
+
+
+class Server:
+    """The app under a TestClient, with an administrator's shortcuts to register and issue."""
+
+    def __init__(self, client: TestClient, clock: ManualClock) -> None:
+        self.client = client
+        self.clock = clock
+        self.sessions: sessionmaker[Session] = client.app.state.context.sessions  # type: ignore[attr-defined]
+
+    def _issue(
+        self, role: TokenRole, workstation_id: str | None = None, days: float = 30
+    ) -> tuple[int, str]:
+        with self.sessions.begin() as session:
+            issued = issue_token(
+                session, role, self.clock(), timedelta(days=days), workstation_id=workstation_id
+            )
+            return issued.token.id, issued.secret
+
+    def register(self, workstation_id: str, days: float = 30) -> str:
+        """Register a workstation; its token."""
+        with self.sessions.begin() as session:
+            register_workstation(session, workstation_id, self.clock())
+        return self._issue(TokenRole.WORKSTATION, workstation_id, days)[1]
+
+    def token(self, role: TokenRole, workstation_id: str | None = None, days: float = 30) -> str:
+        return self._issue(role, workstation_id, days)[1]
+
+    def upload(
+        self, workstation_id: str, token: str, events: list[dict[str, Any]]
+    ) -> httpx.Response:
+        return self.client.post(
+            f"/v1/workstations/{workstation_id}/events",
+            json={"events": events},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def get(self, path: str, token: str, **params: Any) -> httpx.Response:
+        return self.client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture
+def make_server(db_url: str, server_clock: ManualClock) -> Iterator[Callable[..., Server]]:
+    clients: list[TestClient] = []
+
+    def make(**settings: Any) -> Server:
+        app = create_app(db_url, settings=ServerSettings(**settings), clock=server_clock)
+        client = TestClient(app)
+        client.__enter__()
+        clients.append(client)
+        return Server(client, server_clock)
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Server]) -> Server:
+    return make_server()
+
+
+class Workstation:
+    """A workstation's real audit log, written with its own clock."""
+
+    def __init__(self, directory: Path, name: str, clock: ManualClock) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.clock = clock
+        self.path = directory / "audit.sqlite3"
+        self.log = AuditLog.open(self.path, name, clock)
+
+    def record_feeds(self, count: int, camera: str = "cam-1", incident: str = "2026-77") -> None:
+        for number in range(count):
+            self.clock.advance(seconds=3)
+            self.log.record(
+                AuditEventType.FEED_ALLOWED,
+                actor="ops1" if number % 2 == 0 else "ops2",
+                subject=f"Harbor Deli door {number}",
+                camera_id=camera,
+                purpose=f"incident:{incident}",
+                policy_version=2,
+                decision="allow",
+                reason="allowed_continuous",
+                details={"incident": incident, "role": "operator"},
+            )
+
+    def record_login(self, actor: str = "ops1") -> None:
+        self.clock.advance(seconds=1)
+        self.log.record(AuditEventType.LOGIN, actor=actor, subject=actor, outcome=Outcome.SUCCESS)
+
+    def events(self, first: int = 1, last: int | None = None) -> list[dict[str, Any]]:
+        """The export of events ``first..last``, each with the hash of the one before."""
+        rows = []
+        previous = GENESIS
+        for row in read_events(self.path):
+            row["prev_hash"] = previous
+            previous = row["hash"]
+            if row["seq"] >= first and (last is None or row["seq"] <= last):
+                rows.append(row)
+        return rows
+
+    def close(self) -> None:
+        self.log.close()
+
+
+@pytest.fixture
+def make_workstation(tmp_path: Path) -> Iterator[Callable[..., Workstation]]:
+    opened: list[Workstation] = []
+
+    def make(
+        name: str = "ws-1", clock: ManualClock | None = None, directory: str | None = None
+    ) -> Workstation:
+        clock = clock or ManualClock(datetime(2026, 11, 18, 15, 30, tzinfo=UTC))
+        workstation = Workstation(tmp_path / (directory or name), name, clock)
+        opened.append(workstation)
+        return workstation
+
+    yield make
+    for workstation in opened:
+        workstation.close()
+
+
+@pytest.fixture
+def workstation(make_workstation: Callable[..., Workstation]) -> Workstation:
+    return make_workstation()
