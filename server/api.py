@@ -9,27 +9,36 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.models import checkpoint as checkpoints
 from app.models.audit_chain import format_time, parse_time
+from app.models.merkle import MerkleTree
+from server.checkpoint_key import CheckpointSigner
 from server.clock import Clock
 from server.config import ServerSettings
-from server.event_intake import UnknownWorkstation, accept_batch
+from server.event_intake import Head, UnknownWorkstation, accept_batch
+from server.event_trees import EventTrees
 from server.models import ApiToken, ReceivedAuditEvent, TokenRole, Workstation
 from server.schemas import (
+    MAX_SEQ,
     WORKSTATION_ID,
     BatchAcknowledgement,
     ChainPosition,
     ChainRejection,
+    CheckpointKey,
+    ConsistencyProof,
     ErrorMessage,
     EventBatch,
     EventPage,
+    InclusionProof,
     IssuedToken,
+    SignedCheckpoint,
     StoredEvent,
     TokenInfo,
     TokenRequest,
@@ -59,6 +68,8 @@ class ServerContext:
     sessions: sessionmaker[Session]
     settings: ServerSettings
     clock: Clock
+    signer: CheckpointSigner
+    trees: EventTrees
 
 
 def _position(workstation: Workstation) -> ChainPosition:
@@ -114,6 +125,34 @@ def _stored_event(row: ReceivedAuditEvent) -> StoredEvent:
     )
 
 
+def _checkpoint(signed: checkpoints.SignedCheckpoint) -> SignedCheckpoint:
+    return SignedCheckpoint.model_validate(signed.to_wire())
+
+
+def _inclusion(
+    tree: MerkleTree, workstation_id: str, seq: int, chain_hash: str, size: int
+) -> InclusionProof:
+    return InclusionProof(
+        workstation_id=workstation_id,
+        seq=seq,
+        leaf_index=seq - 1,
+        tree_size=size,
+        hash=chain_hash,
+        proof=[node.hex() for node in tree.inclusion_proof(seq - 1, size)],
+    )
+
+
+def _consistency(
+    tree: MerkleTree, workstation_id: str, first: int, second: int
+) -> ConsistencyProof:
+    return ConsistencyProof(
+        workstation_id=workstation_id,
+        first=first,
+        second=second,
+        proof=[node.hex() for node in tree.consistency_proof(first, second)],
+    )
+
+
 def _encode_cursor(row: ReceivedAuditEvent) -> str:
     text = f"{format_time(row.time)}|{row.id}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -149,6 +188,7 @@ def api_router(context: ServerContext) -> APIRouter:
         auto_error=False, description="a token issued by the server's administrator"
     )
     sessions, settings, clock = context.sessions, context.settings, context.clock
+    signer, trees = context.signer, context.trees
 
     def presented_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -175,13 +215,31 @@ def api_router(context: ServerContext) -> APIRouter:
         },
     )
     def upload_events(
-        workstation_id: PathWorkstation, batch: EventBatch, token: Token
+        workstation_id: PathWorkstation,
+        batch: EventBatch,
+        token: Token,
+        since_size: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=MAX_SEQ,
+                description="the size of the last checkpoint the workstation verified: the "
+                "acknowledgement then proves the new checkpoint extends it",
+            ),
+        ] = None,
+        proofs: Annotated[
+            Literal["last", "all"],
+            Query(description="inclusion proofs for the batch's last event, or for every event"),
+        ] = "last",
     ) -> BatchAcknowledgement:
         """Accepts events only in order and only if they continue the workstation's chain.
 
         The server recomputes each event's hash (``SHA-256(prev || seq || canonical)``) from its
         acknowledged head. Events it already has must be identical to the stored ones and are
-        skipped, so a retried batch is a no-op that returns the same acknowledgement.
+        skipped, so a retried batch is a no-op that returns the same position.
+
+        The acknowledgement carries a freshly signed checkpoint of the workstation's Merkle
+        tree, inclusion proofs against it, and with ``since_size`` a consistency proof.
         """
         require_role(token, TokenRole.WORKSTATION)
         if token.workstation_id != workstation_id:
@@ -197,19 +255,172 @@ def api_router(context: ServerContext) -> APIRouter:
                 f"the batch has {count} events; the server accepts at most "
                 f"{settings.max_batch_events} per batch: send them in smaller batches",
             )
-        try:
-            acknowledgement = accept_batch(sessions, workstation_id, batch.events, clock())
-        except UnknownWorkstation as exc:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no workstation {workstation_id} is registered"
-            ) from exc
+        now = clock()
+        with trees.hold(workstation_id) as held:
+            try:
+                acknowledgement = accept_batch(sessions, workstation_id, batch.events, now)
+            except UnknownWorkstation as exc:
+                raise HTTPException(
+                    status.HTTP_404_NOT_FOUND, f"no workstation {workstation_id} is registered"
+                ) from exc
+            # Committed: only now may the batch's leaves reach the tree.
+            held.extend(acknowledgement.previous, acknowledgement.new_hashes)
+            head = acknowledgement.chain_head
+            tree = held.tree_for(head)
+            size = head.seq
+            signed = signer.sign(workstation_id, size, tree.root(size), head.hash, now)
+            proved = batch.events if proofs == "all" else batch.events[-1:]
+            inclusion = [
+                _inclusion(tree, workstation_id, event.seq, event.hash, size) for event in proved
+            ]
+            consistency = None
+            if since_size is not None and since_size <= size:
+                consistency = _consistency(tree, workstation_id, since_size, size)
         return BatchAcknowledgement(
             workstation_id=workstation_id,
             seq=acknowledgement.head.seq,
             hash=acknowledgement.head.hash.hex(),
             stored=acknowledgement.stored,
             already_stored=acknowledgement.already_stored,
+            checkpoint=_checkpoint(signed),
+            inclusion=inclusion,
+            consistency=consistency,
         )
+
+    def readable(token: ApiToken, workstation_id: str, what: str) -> None:
+        if token.role == TokenRole.WORKSTATION and token.workstation_id != workstation_id:
+            raise TokenRejected(
+                f"this token belongs to workstation {token.workstation_id}; it cannot read "
+                f"the {what} of {workstation_id}",
+                403,
+            )
+
+    def stored_head(session: Session, workstation_id: str) -> Head:
+        workstation = session.get(Workstation, workstation_id)
+        if workstation is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no workstation {workstation_id} is registered"
+            )
+        return Head(workstation.head_seq, bytes(workstation.head_hash))
+
+    def beyond_head(workstation_id: str, head: Head, what: str) -> HTTPException:
+        return HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"{what}: the server has {head.seq} events of workstation {workstation_id}",
+        )
+
+    @router.get(
+        "/checkpoint-key",
+        response_model=CheckpointKey,
+        summary="The public key that verifies this server's checkpoints",
+    )
+    def checkpoint_key() -> CheckpointKey:
+        """Not secret, so no token is needed; a workstation pins it when it is set up."""
+        return CheckpointKey(
+            algorithm="Ed25519",
+            key_id=signer.key_id,
+            public_key=signer.public_key.hex(),
+            public_key_pem=signer.public_key_pem,
+            checkpoint_format="beacon-audit-checkpoint/v1",
+        )
+
+    @router.get(
+        "/workstations/{workstation_id}/checkpoint",
+        response_model=SignedCheckpoint,
+        summary="A signed checkpoint of a workstation's tree at its acknowledged head",
+        responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
+    )
+    def latest_checkpoint(workstation_id: PathWorkstation, token: Token) -> SignedCheckpoint:
+        """Signed when asked: ``time`` is now; size, root and head are those of the head."""
+        readable(token, workstation_id, "checkpoint")
+        with trees.hold(workstation_id) as held, sessions() as session:
+            head = stored_head(session, workstation_id)
+            tree = held.tree_for(head, session)
+            signed = signer.sign(workstation_id, head.seq, tree.root(head.seq), head.hash, clock())
+        return _checkpoint(signed)
+
+    @router.get(
+        "/workstations/{workstation_id}/consistency",
+        response_model=ConsistencyProof,
+        summary="Proof that a workstation's tree of size `second` extends that of size `first`",
+        responses={
+            **AUTH_ERRORS,
+            404: {
+                "model": ErrorMessage,
+                "description": "unknown workstation, or `second` beyond the events the server has",
+            },
+            422: {"description": "`first` larger than `second`, or a size out of range"},
+        },
+    )
+    def consistency_proof(
+        workstation_id: PathWorkstation,
+        token: Token,
+        first: Annotated[int, Query(ge=0, le=MAX_SEQ, description="the older tree's size")],
+        second: Annotated[int, Query(ge=0, le=MAX_SEQ, description="the newer tree's size")],
+    ) -> ConsistencyProof:
+        readable(token, workstation_id, "tree")
+        if first > second:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"first ({first}) is larger than second ({second}): a consistency proof goes "
+                "from an older, smaller tree to a newer one",
+            )
+        with trees.hold(workstation_id) as held, sessions() as session:
+            head = stored_head(session, workstation_id)
+            if second > head.seq:
+                raise beyond_head(workstation_id, head, f"there is no tree of size {second}")
+            tree = held.tree_for(head, session)
+            return _consistency(tree, workstation_id, first, second)
+
+    @router.get(
+        "/workstations/{workstation_id}/inclusion",
+        response_model=InclusionProof,
+        summary="Proof that event `seq` is in a workstation's tree of size `size`",
+        responses={
+            **AUTH_ERRORS,
+            404: {
+                "model": ErrorMessage,
+                "description": "unknown workstation, or `seq` or "
+                "`size` beyond the events the server has",
+            },
+            422: {"description": "`seq` larger than `size`, or either out of range"},
+        },
+    )
+    def inclusion_proof(
+        workstation_id: PathWorkstation,
+        token: Token,
+        seq: Annotated[int, Query(ge=1, le=MAX_SEQ, description="the event (leaf seq - 1)")],
+        size: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                le=MAX_SEQ,
+                description="the tree's size; the acknowledged head's seq when omitted",
+            ),
+        ] = None,
+    ) -> InclusionProof:
+        readable(token, workstation_id, "tree")
+        if size is not None and seq > size:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"event {seq} is not in a tree of size {size}: ask for a size of at least {seq}",
+            )
+        with trees.hold(workstation_id) as held, sessions() as session:
+            head = stored_head(session, workstation_id)
+            if size is None and seq > head.seq:
+                raise beyond_head(workstation_id, head, f"event {seq} has not been received")
+            size = head.seq if size is None else size
+            if size > head.seq:
+                raise beyond_head(workstation_id, head, f"there is no tree of size {size}")
+            tree = held.tree_for(head, session)
+            chain_hash = session.scalar(
+                select(ReceivedAuditEvent.hash).where(
+                    ReceivedAuditEvent.workstation_id == workstation_id,
+                    ReceivedAuditEvent.seq == seq,
+                )
+            )
+            assert chain_hash is not None  # the tree holds it, so the database does
+            return _inclusion(tree, workstation_id, seq, bytes(chain_hash).hex(), size)
 
     @router.get(
         "/workstations/{workstation_id}/head",
@@ -218,12 +429,7 @@ def api_router(context: ServerContext) -> APIRouter:
         responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
     )
     def workstation_head(workstation_id: PathWorkstation, token: Token) -> ChainPosition:
-        if token.role == TokenRole.WORKSTATION and token.workstation_id != workstation_id:
-            raise TokenRejected(
-                f"this token belongs to workstation {token.workstation_id}; it cannot read "
-                f"the position of {workstation_id}",
-                403,
-            )
+        readable(token, workstation_id, "position")
         with sessions() as session:
             workstation = session.get(Workstation, workstation_id)
             if workstation is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +12,16 @@ from fastapi.responses import JSONResponse
 from app import __version__
 from server.api import ServerContext, api_router
 from server.body_limit import BodySizeLimit
+from server.checkpoint_key import CheckpointSigner
 from server.clock import Clock, utc_now
 from server.config import ServerSettings
 from server.database import create_server_engine, migrate, session_factory
 from server.event_intake import ChainRejected, MalformedEvent
+from server.event_trees import EventTrees, StoredEventsDamaged
 from server.schemas import ChainPosition, ChainRejection
 from server.tokens import TokenRejected
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Receives each Beacon workstation's audit log and keeps a copy the workstation cannot rewrite.
@@ -24,6 +29,12 @@ Receives each Beacon workstation's audit log and keeps a copy the workstation ca
 Workstations upload their events in order; the server verifies every event against the hash
 chain it has acknowledged (the same canonical encoding and SHA-256 chain the workstation uses)
 and refuses, whole, any batch that breaks it. Supervisors query what was received.
+
+Each workstation's events are also the leaves of an RFC 9162 Merkle tree (leaf `seq - 1` is
+event `seq`'s chain hash). Every acknowledgement carries a checkpoint of that tree signed with
+the server's Ed25519 key (`GET /v1/checkpoint-key`), inclusion proofs for the batch, and on
+request a consistency proof from the client's last checkpoint, so a client can tell if the
+server's copy of its log was forked, rewritten or rolled back.
 """
 
 
@@ -33,9 +44,25 @@ def create_app(
     settings: ServerSettings | None = None,
     clock: Clock = utc_now,
     migrate_schema: bool = True,
+    checkpoint_signer: CheckpointSigner | None = None,
 ) -> FastAPI:
-    """The server on the database at ``db_url``, migrated to the newest schema first."""
+    """The server on the database at ``db_url``, migrated to the newest schema first.
+
+    Checkpoints are signed with ``checkpoint_signer`` if given, else with the key in
+    ``settings.checkpoint_key_file`` (made there on first start), else with a key made for this
+    app alone (logged as a warning: clients cannot keep trusting it across a restart).
+    """
     settings = settings or ServerSettings()
+    if checkpoint_signer is None:
+        if settings.checkpoint_key_file is not None:
+            checkpoint_signer = CheckpointSigner.from_file(settings.checkpoint_key_file)
+        else:
+            checkpoint_signer = CheckpointSigner.generate()
+            log.warning(
+                "no checkpoint key file is configured: checkpoints are signed with key %s, "
+                "which is lost when the server stops",
+                checkpoint_signer.key_id,
+            )
     engine = create_server_engine(db_url)
     try:
         if migrate_schema:
@@ -43,7 +70,8 @@ def create_app(
     except BaseException:
         engine.dispose()
         raise
-    context = ServerContext(session_factory(engine), settings, clock)
+    sessions = session_factory(engine)
+    context = ServerContext(sessions, settings, clock, checkpoint_signer, EventTrees(sessions))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +112,11 @@ def create_app(
             ),
         )
         return JSONResponse(body.model_dump(mode="json"), 409)
+
+    @application.exception_handler(StoredEventsDamaged)
+    async def _damaged(_request: Request, exc: StoredEventsDamaged) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse({"detail": str(exc)}, 500)
 
     @application.exception_handler(MalformedEvent)
     async def _malformed(_request: Request, exc: MalformedEvent) -> JSONResponse:

@@ -5,9 +5,12 @@
     python -m server issue-token --role supervisor --name "J. Doe" --db-url URL
     python -m server revoke-token 7 --db-url URL
     python -m server migrate --db-url URL
+    python -m server show-key                      (the public key that verifies checkpoints)
 
 The database URL comes from ``--db-url``, else ``BEACON_SERVER_DB_URL``, else an SQLite file in
-the user's data directory.
+the user's data directory. The checkpoint signing key (Ed25519, PEM) is read from
+``--checkpoint-key``, else ``BEACON_SERVER_CHECKPOINT_KEY``, else ``checkpoint-key.pem`` in that
+data directory; ``serve`` and ``show-key`` make it there (mode 0600) if it does not exist.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 import platformdirs
 from pydantic import ValidationError
 
 from app.models.audit_chain import format_time
+from server.checkpoint_key import CheckpointKeyError, CheckpointSigner
 from server.clock import utc_now
 from server.config import ServerSettings
 from server.database import ServerDatabaseError, create_server_engine, migrate, session_factory
@@ -31,17 +36,35 @@ from server.tokens import IssuedSecret, RegistryConflict, issue_token, register_
 from server.tokens import revoke_token as revoke_stored_token
 
 log = logging.getLogger(__name__)
-COMMANDS = ("serve", "migrate", "register-workstation", "issue-token", "revoke-token")
+COMMANDS = (
+    "serve",
+    "migrate",
+    "register-workstation",
+    "issue-token",
+    "revoke-token",
+    "show-key",
+)
 DEFAULT_PORT = 8470
+
+
+def _data_folder() -> Path:
+    folder = platformdirs.user_data_path("beacon-server", appauthor=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def default_db_url() -> str:
     from_env = os.environ.get("BEACON_SERVER_DB_URL")
     if from_env:
         return from_env
-    folder = platformdirs.user_data_path("beacon-server", appauthor=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'server.sqlite3'}"
+    return f"sqlite:///{_data_folder() / 'server.sqlite3'}"
+
+
+def default_checkpoint_key() -> Path:
+    from_env = os.environ.get("BEACON_SERVER_CHECKPOINT_KEY")
+    if from_env:
+        return Path(from_env)
+    return _data_folder() / "checkpoint-key.pem"
 
 
 def _days(text: str) -> int:
@@ -55,12 +78,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__.splitlines()[0])
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument("--db-url", help="SQLAlchemy URL of the server's database")
+    key = argparse.ArgumentParser(add_help=False)
+    key.add_argument(
+        "--checkpoint-key", type=Path, help="the Ed25519 key file that signs checkpoints (PEM)"
+    )
     lifetime = argparse.ArgumentParser(add_help=False)
     lifetime.add_argument("--expires-in-days", type=_days, default=None)
     lifetime.add_argument("--name", default="", help="who or what holds the token")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", parents=[database], help="run the server (default)")
+    serve = commands.add_parser("serve", parents=[database, key], help="run the server (default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
@@ -84,6 +111,10 @@ def _parser() -> argparse.ArgumentParser:
 
     revoke = commands.add_parser("revoke-token", parents=[database], help="revoke a token")
     revoke.add_argument("token_id", type=int)
+
+    commands.add_parser(
+        "show-key", parents=[key], help="print the public key that verifies checkpoints"
+    )
     return parser
 
 
@@ -106,7 +137,10 @@ def _serve(args: argparse.Namespace, db_url: str) -> int:
         )
         if value is not None
     }
-    application = create_app(db_url, settings=ServerSettings(**limits))
+    settings = ServerSettings(
+        **limits, checkpoint_key_file=args.checkpoint_key or default_checkpoint_key()
+    )
+    application = create_app(db_url, settings=settings)
     uvicorn.run(
         application,
         host=args.host,
@@ -156,6 +190,16 @@ def _administer(args: argparse.Namespace, db_url: str) -> int:
         engine.dispose()
 
 
+def _show_key(args: argparse.Namespace) -> int:
+    path = args.checkpoint_key or default_checkpoint_key()
+    signer = CheckpointSigner.from_file(path)
+    print(f"checkpoint key {path}")
+    print(f"algorithm {signer.algorithm}, key id {signer.key_id}")
+    print(f"public key {signer.public_key.hex()}")
+    print(signer.public_key_pem, end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] not in {*COMMANDS, "-h", "--help"}:
@@ -164,12 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    db_url = args.db_url or default_db_url()
     try:
+        if args.command == "show-key":
+            return _show_key(args)
+        db_url = args.db_url or default_db_url()
         if args.command == "serve":
             return _serve(args, db_url)
         return _administer(args, db_url)
-    except (ServerDatabaseError, RegistryConflict) as exc:
+    except (ServerDatabaseError, RegistryConflict, CheckpointKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -18,3 +20,8 @@ class ServerSettings(BaseModel):
         default=365, ge=1, le=3650, description="lifetime of a new token"
     )
     max_page_size: int = Field(default=1_000, ge=1, description="events per query page, at most")
+    checkpoint_key_file: Path | None = Field(
+        default=None,
+        description="the Ed25519 key that signs checkpoints (PEM), made there if missing; "
+        "without one the server signs with a key that lasts until it stops",
+    )

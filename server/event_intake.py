@@ -37,9 +37,16 @@ class Head:
 
 @dataclass(frozen=True, slots=True)
 class Acknowledgement:
+    """What a batch did. ``head`` is its last event; ``chain_head`` the workstation's head after
+    it (the same unless the batch was old); ``previous`` the head the batch was checked against,
+    and ``new_hashes`` the chain hashes of the events it stored, in order."""
+
     head: Head
     stored: int
     already_stored: int
+    previous: Head
+    chain_head: Head
+    new_hashes: tuple[bytes, ...] = ()
 
 
 class ChainRejected(Exception):
@@ -201,7 +208,7 @@ def _accept_once(
     _check_new(new, head)
     if not new:
         last = known[-1]
-        return Acknowledgement(Head(last.event.seq, last.hash), 0, len(known))
+        return Acknowledgement(Head(last.event.seq, last.hash), 0, len(known), head, head)
     session.execute(
         insert(ReceivedAuditEvent),
         [
@@ -230,7 +237,15 @@ def _accept_once(
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise _HeadMoved
-    return Acknowledgement(Head(last.event.seq, last.hash), len(new), len(known))
+    new_head = Head(last.event.seq, last.hash)
+    return Acknowledgement(
+        new_head,
+        len(new),
+        len(known),
+        previous=head,
+        chain_head=new_head,
+        new_hashes=tuple(item.hash for item in new),
+    )
 
 
 class _HeadMoved(Exception):

@@ -15,10 +15,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models.audit_chain import DetailValue, parse_time
+from app.models.checkpoint import WORKSTATION_ID_PATTERN
 
 HEX_HASH = r"^[0-9a-f]{64}$"
-WORKSTATION_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+WORKSTATION_ID = WORKSTATION_ID_PATTERN  # the checkpoint encoding relies on it
+AUDIT_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
+_TIME = re.compile(AUDIT_TIME)
+KEY_ID = r"^[0-9a-f]{16}$"
+SIGNATURE = r"^[0-9a-f]{128}$"
 MAX_SEQ = 2**63 - 1
 
 HexHash = Annotated[str, Field(pattern=HEX_HASH, examples=["0" * 64])]
@@ -84,14 +88,87 @@ class ChainPosition(BaseModel):
     hash: HexHash = Field(description="its hash; 64 zeros before any")
 
 
+class SignedCheckpoint(BaseModel):
+    """The server's signed statement of a workstation's Merkle tree: ``size`` events, ``root``.
+
+    Leaf ``seq - 1`` of the tree is event ``seq``'s chain hash (leaf hash
+    ``SHA-256(0x00 || hash)``, RFC 9162 hashing). The Ed25519 ``signature`` is over seven
+    lines, each ending in a line feed: ``beacon-audit-checkpoint/v1``, ``workstation_id``,
+    ``size`` in decimal, ``root``, ``head_hash``, ``time``, ``key_id`` (as written here);
+    ``app.models.checkpoint`` encodes and verifies it.
+    """
+
+    workstation_id: WorkstationId
+    size: int = Field(ge=0, le=MAX_SEQ, description="events in the tree (the head's seq)")
+    root: HexHash = Field(description="the Merkle tree hash of events 1..size")
+    head_hash: HexHash = Field(description="the chain hash of event `size`; zeros for 0")
+    time: str = Field(
+        pattern=AUDIT_TIME,
+        description="the server's clock when it signed, UTC, six fractional digits",
+        examples=["2026-11-21T19:01:52.123456Z"],
+    )
+    key_id: str = Field(pattern=KEY_ID, description="first 8 bytes of SHA-256 of the public key")
+    signature: str = Field(pattern=SIGNATURE, description="Ed25519 signature, hex")
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof of event ``seq`` (leaf ``seq - 1``) in the tree of ``tree_size``.
+
+    Verify with the root of a signed checkpoint of that size:
+    ``verify_inclusion(SHA-256(0x00 || hash), leaf_index, tree_size, proof, root)``.
+    """
+
+    workstation_id: WorkstationId
+    seq: int = Field(ge=1, le=MAX_SEQ)
+    leaf_index: int = Field(ge=0, description="seq - 1")
+    tree_size: int = Field(ge=1, le=MAX_SEQ)
+    hash: HexHash = Field(description="the event's chain hash: the leaf's data")
+    proof: list[HexHash] = Field(description="sibling hashes from the leaf up (RFC 9162 PATH)")
+
+
+class ConsistencyProof(BaseModel):
+    """RFC 9162 consistency proof that the tree of size ``second`` extends that of ``first``.
+
+    Empty when ``first`` is 0 or equals ``second`` (nothing to prove).
+    """
+
+    workstation_id: WorkstationId
+    first: int = Field(ge=0, le=MAX_SEQ)
+    second: int = Field(ge=0, le=MAX_SEQ)
+    proof: list[HexHash] = Field(description="RFC 9162 SUBPROOF hashes, bottom up")
+
+
+class CheckpointKey(BaseModel):
+    """The public key that verifies this server's checkpoints."""
+
+    algorithm: Literal["Ed25519"]
+    key_id: str = Field(pattern=KEY_ID)
+    public_key: str = Field(pattern=HEX_HASH, description="the raw 32-byte public key, hex")
+    public_key_pem: str = Field(description="the same key as SubjectPublicKeyInfo PEM")
+    checkpoint_format: Literal["beacon-audit-checkpoint/v1"]
+
+
 class BatchAcknowledgement(ChainPosition):
     """The batch is stored: ``seq``/``hash`` is the acknowledged position after its last event.
 
-    Sending the same batch again returns the same position with ``stored`` 0.
+    Sending the same batch again returns the same position with ``stored`` 0 (and a checkpoint
+    of the workstation's current tree, which may be larger than the batch).
     """
 
     stored: int = Field(description="events of this batch newly stored")
     already_stored: int = Field(description="events of this batch the server already had")
+    checkpoint: SignedCheckpoint = Field(
+        description="the workstation's tree after this batch, signed"
+    )
+    inclusion: list[InclusionProof] = Field(
+        description="inclusion proofs against `checkpoint`: of the batch's last event, or of "
+        "every event of the batch with ?proofs=all"
+    )
+    consistency: ConsistencyProof | None = Field(
+        description="with ?since_size=N, the proof that `checkpoint` extends the tree of size N; "
+        "null without it, or when N is larger than `checkpoint.size` (the server has fewer "
+        "events than that checkpoint said: it lost or rolled back events)"
+    )
 
 
 class ChainRejection(BaseModel):

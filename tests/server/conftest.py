@@ -78,11 +78,12 @@ class Server:
         return self._issue(role, workstation_id, days)[1]
 
     def upload(
-        self, workstation_id: str, token: str, events: list[dict[str, Any]]
+        self, workstation_id: str, token: str, events: list[dict[str, Any]], **params: Any
     ) -> httpx.Response:
         return self.client.post(
             f"/v1/workstations/{workstation_id}/events",
             json={"events": events},
+            params=params,
             headers={"Authorization": f"Bearer {token}"},
         )
 
@@ -90,11 +91,24 @@ class Server:
         return self.client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the test's servers keep their signing key: one key for every start, and never the
+    user's data directory (``python -m server`` finds it through the environment too)."""
+    path = tmp_path / "server-keys" / "checkpoint-key.pem"
+    monkeypatch.setenv("BEACON_SERVER_CHECKPOINT_KEY", str(path))
+    return path
+
+
 @pytest.fixture
-def make_server(db_url: str, server_clock: ManualClock) -> Iterator[Callable[..., Server]]:
+def make_server(
+    db_url: str, server_clock: ManualClock, checkpoint_key_file: Path
+) -> Iterator[Callable[..., Server]]:
+    """Start a server (each call a new app on the same database and key, as after a restart)."""
     clients: list[TestClient] = []
 
     def make(**settings: Any) -> Server:
+        settings.setdefault("checkpoint_key_file", checkpoint_key_file)
         app = create_app(db_url, settings=ServerSettings(**settings), clock=server_clock)
         client = TestClient(app)
         client.__enter__()

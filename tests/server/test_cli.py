@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from app.models.checkpoint import SignedCheckpoint
+from server.checkpoint_key import CheckpointSigner
 from server.cli import main
 from tests.server.conftest import GENESIS, Workstation
 
@@ -82,6 +84,31 @@ def test_python_m_server_serves_on_loopback(
             )
             assert acknowledged.status_code == 200
             assert acknowledged.json()["seq"] == 3
+            key = bytes.fromhex(client.get("/v1/checkpoint-key").json()["public_key"])
+            SignedCheckpoint.from_wire(acknowledged.json()["checkpoint"]).verify(key)
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_show_key_prints_the_key_the_server_signs_with(
+    checkpoint_key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    assert not checkpoint_key_file.exists()
+    assert main(["show-key"]) == 0  # made on first use, at BEACON_SERVER_CHECKPOINT_KEY
+    out = capsys.readouterr().out
+    signer = CheckpointSigner.from_file(checkpoint_key_file)
+    assert f"key id {signer.key_id}" in out
+    assert f"public key {signer.public_key.hex()}" in out
+    assert signer.public_key_pem in out
+    assert main(["show-key"]) == 0
+    assert capsys.readouterr().out == out  # the same key every time
+
+    elsewhere = tmp_path / "other" / "key.pem"
+    assert main(["show-key", "--checkpoint-key", str(elsewhere)]) == 0
+    assert CheckpointSigner.from_file(elsewhere).key_id in capsys.readouterr().out
+
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a key")
+    assert main(["show-key", "--checkpoint-key", str(garbage)]) == 2
+    assert "is not an unencrypted PEM private key" in capsys.readouterr().err
