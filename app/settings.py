@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 APP_NAME = "beacon"
 ENV_PREFIX = "BEACON_"
@@ -203,6 +213,64 @@ class FootageSettings(_Section):
     email_template: Path | None = None
 
 
+# The sync server's workstation ids (server/schemas.py WORKSTATION_ID): a URL path segment.
+SYNC_WORKSTATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class SyncSettings(_Section):
+    """Where the audit log is sent (``app.services.audit_sync``); no server_url: it is kept on
+    this workstation only, and the status bar says "sync not configured". The workstation's
+    token is never here: ``beacon sync token`` puts it in the keyring."""
+
+    server_url: str | None = None  # e.g. "https://audit.city.example:8470"
+    workstation_id: str | None = None  # the id the server knows; default: workstation
+    batch_size: int = Field(default=1000, ge=1, le=5000)  # events per upload
+    interval_s: float = Field(default=5, ge=0.1, le=3600)  # between looks for new events
+    connect_timeout_s: float = Field(default=5, gt=0, le=120)
+    read_timeout_s: float = Field(default=30, gt=0, le=600)  # each answer of the server
+    retry_initial_s: float = Field(default=2, gt=0, le=600)  # first wait after a failure
+    retry_max_s: float = Field(default=300, gt=0, le=3600)  # the longest wait (with jitter)
+    ca_file: Path | None = None  # PEM certificates to trust for https; default: the system's
+
+    @field_validator("server_url")
+    @classmethod
+    def _server_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("the sync server URL must start with https:// or http://")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "the sync server URL must not hold a user name or password; the token goes "
+                "into the keyring (beacon sync token)"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("the sync server URL must not have a query or fragment")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError(
+                f"http:// would send the workstation's token in the clear to {parts.hostname}; "
+                "use https:// (plain http is allowed only for a server on this machine)"
+            )
+        return value
+
+    @field_validator("workstation_id")
+    @classmethod
+    def _workstation_id(cls, value: str | None) -> str | None:
+        if value is not None and not SYNC_WORKSTATION_ID.match(value):
+            raise ValueError(
+                "a sync workstation id is 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _retries(self) -> SyncSettings:
+        if self.retry_initial_s > self.retry_max_s:
+            raise ValueError("retry_initial_s must not be longer than retry_max_s")
+        return self
+
+
 class Settings(_Section):
     workstation: str = Field(default_factory=socket.gethostname, min_length=1)
     data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
@@ -215,6 +283,25 @@ class Settings(_Section):
     cad: CadSettings = CadSettings()
     smtp: SmtpSettings = SmtpSettings()
     footage: FootageSettings = FootageSettings()
+    sync: SyncSettings = SyncSettings()
+
+    @field_validator("sync")
+    @classmethod
+    def _sync_workstation(cls, sync: SyncSettings, info: ValidationInfo) -> SyncSettings:
+        workstation = info.data.get("workstation")
+        if sync.server_url is None or sync.workstation_id is not None or workstation is None:
+            return sync
+        if not SYNC_WORKSTATION_ID.match(workstation):
+            raise ValueError(
+                f"the workstation name {workstation!r} cannot be a sync workstation id "
+                "(1-64 letters, digits, '.', '_' or '-'); set workstation_id under [sync]"
+            )
+        return sync
+
+    @property
+    def sync_workstation_id(self) -> str:
+        """The id the sync server knows this workstation by."""
+        return self.sync.workstation_id or self.workstation
 
     @property
     def registry_db(self) -> Path:

@@ -7,6 +7,10 @@ processes; both are shut down when the session ends, every open lease ended and 
 ``run_console`` refuses to start (exit code 2, with a message the operator can act on) when the
 keyring is not a real OS keyring and the settings did not opt in to the demo file keyring, when
 the audit log cannot be opened durably, or when the registry cannot be opened.
+
+With ``[sync] server_url`` set, an ``AuditSync`` sends the audit log to the sync server from its
+own thread for as long as the console runs (signed in or not: the sign-in screen writes events
+too); each main window shows its state in the status bar.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import __version__
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditLogUnavailable
+from app.services.audit_sync import AuditSync
 from app.services.cad_intake import CadIntake, CadPollReport, adapter_for, demo_intake
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
@@ -109,9 +114,11 @@ class ConsoleShell(QObject):
         window_state: QSettings | None = None,
         clock: Clock = utc_now,
         network_decoders: int = 2,
+        sync: AuditSync | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
+        self._sync = sync
         self._audit = audit
         self._sessions = sessions
         self._credentials = credentials or CredentialStore.for_settings(settings)
@@ -172,6 +179,7 @@ class ConsoleShell(QObject):
             window_state=self._window_state,
             credentials=self._credentials,
             cad_poll=self._cad_poll,
+            sync=self._sync,
             clock=self._clock,
         )
         window.session_ended.connect(self._session_ended)
@@ -270,6 +278,7 @@ def run_console(
         return EXIT_REFUSED
 
     app.setQuitOnLastWindowClosed(False)  # the shell quits: sign-out closes a window, not Beacon
+    sync = AuditSync.from_settings(settings, credentials)
     shell = ConsoleShell(
         settings,
         audit=audit,
@@ -277,11 +286,18 @@ def run_console(
         credentials=credentials,
         cad_poll=cad_poll_for(settings),
         window_state=window_state,
+        sync=sync,
     )
     try:
+        if sync is not None:
+            sync.start()
         shell.start()
         return app.exec()
     finally:
         shell.shutdown()
+        if sync is not None:
+            # The session's last events (the logout) go now if the server answers within
+            # 3 s, else at the next start.
+            sync.stop(timeout=3.0, flush=True)
         audit.close()
         engine.dispose()

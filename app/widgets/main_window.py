@@ -27,6 +27,7 @@ from app.models.audit_chain import AuditEventType, DetailValue, Outcome
 from app.models.user import Role
 from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
+from app.services.audit_sync import NOT_CONFIGURED, SyncStateSource
 from app.services.cad_intake import CadPollReport
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore
@@ -61,6 +62,7 @@ GEOMETRY_KEY = "main_window/geometry"
 STATE_KEY = "main_window/state"
 CAMERA_REFRESH_MS = 30_000  # "policy now" changes as scheduled windows open and close
 MAX_INCIDENT_BACKOFF_MS = 60_000
+SYNC_STATE_MS = 1000  # the sync state is a snapshot; "retry in N s" counts down
 UNLOCK_REFUSED_TEXT = "That password does not match. The console stays locked."
 UNLOCK_NOT_RECORDED = (
     "The unlock could not be recorded in the audit log, so the console stays locked. "
@@ -97,9 +99,9 @@ def role_text(role: Role) -> str:
     return role.value.replace("_", " ")
 
 
-def audit_text(count: int) -> str:
+def audit_text(count: int, sync: str = NOT_CONFIGURED.text(utc_now())) -> str:
     noun = "event" if count == 1 else "events"
-    return f"Audit: {count} {noun} · sync not configured"
+    return f"Audit: {count} {noun} · {sync}"
 
 
 class MainWindow(QMainWindow):
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
         window_state: QSettings,
         credentials: CredentialStore,
         cad_poll: CadPoll | None = None,
+        sync: SyncStateSource | None = None,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         check_interval_ms: int = 1000,
@@ -148,6 +151,9 @@ class MainWindow(QMainWindow):
         self._incident_interval_ms = 1000 if cad_poll is not None else incident_interval_ms
         self._incident_failures = 0
         self._audit_count = 0
+        self._audit_counted = False
+        self._sync = sync
+        self._sync_text = NOT_CONFIGURED.text(clock())
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"Beacon — {user.display_name} — {settings.workstation}")
@@ -254,6 +260,12 @@ class MainWindow(QMainWindow):
         self._camera_timer.setInterval(CAMERA_REFRESH_MS)
         self._camera_timer.timeout.connect(self.refresh_cameras)
         self._camera_timer.start()
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setInterval(SYNC_STATE_MS)
+        self._sync_timer.timeout.connect(self._show_sync_state)
+        if sync is not None:
+            self._sync_timer.start()
+            self._show_sync_state()
 
         self.resize(1600, 960)
         self.has_saved_geometry = self._restore_window_state()
@@ -663,7 +675,19 @@ class MainWindow(QMainWindow):
         # its fsync, so the UI thread never reads it. Jobs may report out of order: keep the max.
         if count >= self._audit_count:
             self._audit_count = count
-            self.audit_label.setText(audit_text(count))
+            self._audit_counted = True
+            self.audit_label.setText(audit_text(count, self._sync_text))
+
+    def _show_sync_state(self) -> None:
+        """The sync client's state, polled: a snapshot it swaps under a lock it never holds
+        while it waits on the network or the disk, so this never blocks the UI thread."""
+        if self._sync is None:
+            return
+        state = self._sync.state()
+        self._sync_text = state.text(self._clock())
+        if self._audit_counted:
+            self.audit_label.setText(audit_text(self._audit_count, self._sync_text))
+        self.audit_label.setToolTip(state.detail)
 
     def _show_failure(self, text: str) -> None:
         if not self._ended:
@@ -833,7 +857,12 @@ class MainWindow(QMainWindow):
             self._save_window_state()
             self._record(AuditEventType.LOGOUT, details={"reason": self._end_reason.value})
             self._ended = True
-            for timer in (self._guard_timer, self._incident_timer, self._camera_timer):
+            for timer in (
+                self._guard_timer,
+                self._incident_timer,
+                self._camera_timer,
+                self._sync_timer,
+            ):
                 timer.stop()
             app = QApplication.instance()
             if app is not None:

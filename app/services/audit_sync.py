@@ -1,0 +1,892 @@
+"""The audit sync client: sends this workstation's audit log to the sync server, in the background.
+
+One worker thread per server (vorta's serial job queue per backup site, in spirit): each job reads
+the events the server has not acknowledged from the audit log file, over a read-only connection
+of its own (WAL: the audit writer never waits for it), and uploads them in sequence order,
+``batch_size`` at a time, each event a ``read_events`` row plus ``prev_hash``. Nothing here runs
+on the UI thread or in the audit writer's path: a feed open only ever waits for its own event.
+
+Position
+    The acknowledged position (seq and hash of the last event the server stored) is kept in
+    ``audit-sync.json`` in the data directory, replaced atomically after every acknowledgement;
+    it is never written into the audit log's append-only tables. It is only a hint: at start, and
+    after every failure, the client asks the server for the workstation's head and carries on
+    from there, so a state file that is behind (a crash before it was written) or ahead (the
+    server restored from a backup) never loses or doubles an event. The server is idempotent
+    besides: an event it already has is skipped, never stored twice. Before sending from the
+    server's head the client checks that its own event at that seq has the hash the server holds;
+    if not, the log and the server's copy have forked and nothing more is sent.
+
+Failures
+    The server down, a timeout or a 5xx: "server unreachable", retried with exponential backoff
+    and jitter (``retry_initial_s`` doubling up to ``retry_max_s``) for as long as it takes; the
+    events wait in the local log. A refused token (401/403), an unregistered workstation (404) or
+    no token in the keyring: the state says what to do, and it is retried the same way (the token
+    is read from the keyring again after every failure, so a new one is picked up). A 409 that
+    says events are missing before the batch (the server lost some) makes the client ask for the
+    head again and re-send from there; any other 409 (a fork, a broken chain) stops sending:
+    "server rejected: <reason> (seq N)". 413 halves the batch. The token is sent only in the
+    Authorization header and never logged or put into a state text or exception.
+
+State
+    ``state()`` is a thread-safe snapshot (``SyncState``) that a status bar polls; ``on_change``
+    is called from the worker thread with each new state (a Qt consumer must queue it to its own
+    thread).
+"""
+
+from __future__ import annotations
+
+import enum
+import http.client
+import json
+import logging
+import math
+import os
+import random
+import socket
+import sqlite3
+import ssl
+import threading
+from collections.abc import Callable
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
+
+from app import __version__
+from app.models.audit_chain import GENESIS_HASH, format_time, parse_time
+from app.services.audit_log import EXPORT_FIELDS
+from app.services.clock import Clock, utc_now
+from app.services.credentials import CredentialStore, CredentialStoreError
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "audit-sync.json"
+STATE_FORMAT = 1
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
+TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
+
+TokenSource = Callable[[], str | None]
+StateCallback = Callable[["SyncState"], None]
+
+
+class SyncPhase(enum.StrEnum):
+    NOT_CONFIGURED = "not_configured"
+    CONNECTING = "connecting"  # started, the server not asked yet
+    SYNCED = "synced"
+    PENDING = "pending"  # sending, or new events since the last look
+    UNREACHABLE = "unreachable"  # network or server error: retried with backoff
+    STALLED = "stalled"  # needs a person (token, registration, keyring): retried with backoff
+    REJECTED = "rejected"  # the server refused the chain: nothing more is sent
+
+
+@dataclass(frozen=True, slots=True)
+class SyncState:
+    """What the sync client is doing, for the status bar and ``beacon sync now``."""
+
+    phase: SyncPhase
+    local_seq: int = 0  # the newest event of the local log
+    acknowledged_seq: int = 0  # the newest event the server has acknowledged
+    pending_since: datetime | None = None  # workstation time of the oldest unacknowledged event
+    failing_since: datetime | None = None
+    retry_at: datetime | None = None
+    reason: str = ""  # short, for the status bar
+    detail: str = ""  # the whole story (the server's words, what to do): tooltip, CLI, log
+    rejected_seq: int | None = None
+    stored: int = 0  # events the server newly stored from this client since it started
+    already_stored: int = 0  # events this client sent that the server already had
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.local_seq - self.acknowledged_seq)
+
+    def text(self, now: datetime) -> str:
+        """The state in words: "synced", "12 events pending since 14:02", ..."""
+        if self.phase is SyncPhase.NOT_CONFIGURED:
+            return "sync not configured"
+        if self.phase is SyncPhase.CONNECTING:
+            return "connecting to the sync server"
+        if self.phase is SyncPhase.SYNCED:
+            return "synced"
+        if self.phase is SyncPhase.PENDING:
+            return _pending_text(self.pending, self.pending_since)
+        if self.phase is SyncPhase.REJECTED:
+            return f"server rejected: {self.reason} (seq {self.rejected_seq})"
+        retry = _retry_text(self.retry_at, now)
+        if self.phase is SyncPhase.UNREACHABLE:
+            since = _clock_text(self.failing_since)
+            inside = ", ".join(part for part in (f"since {since}" if since else "", retry) if part)
+            text = f"server unreachable ({inside})" if inside else "server unreachable"
+            if self.pending:
+                text += f", {_pending_text(self.pending, None)}"
+            return text
+        return f"{self.reason} ({retry})" if retry else self.reason
+
+
+def _clock_text(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%H:%M") if moment is not None else ""
+
+
+def _retry_text(retry_at: datetime | None, now: datetime) -> str:
+    if retry_at is None:
+        return ""
+    seconds = max(0, math.ceil((retry_at - now).total_seconds()))
+    return f"retry in {seconds} s"
+
+
+def _pending_text(count: int, since: datetime | None) -> str:
+    noun = "event" if count == 1 else "events"
+    text = f"{count} {noun} pending"
+    return f"{text} since {_clock_text(since)}" if since is not None else text
+
+
+NOT_CONFIGURED = SyncState(SyncPhase.NOT_CONFIGURED)
+
+
+class SyncStateSource(Protocol):
+    """What a status bar needs of a sync client."""
+
+    def state(self) -> SyncState: ...
+
+
+def sync_token_name(settings: Settings) -> str:
+    """The keyring name of the workstation's token. It names the workstation id and the server,
+    so a token stored for one server is never offered to another after ``server_url`` changes."""
+    server = urlsplit(settings.sync.server_url or "").netloc
+    return f"sync:{settings.sync_workstation_id}@{server}"
+
+
+def backoff_delay(failures: int, initial_s: float, max_s: float, jitter: float) -> float:
+    """The wait after the ``failures``-th failure in a row: ``initial_s`` doubling up to
+    ``max_s``, then cut by up to half at random (``jitter`` in [0, 1)) so that workstations
+    that lost the server together do not all come back in the same second."""
+    ceiling = min(max_s, initial_s * 2.0 ** min(failures - 1, 64))
+    return ceiling * (0.5 + 0.5 * jitter)
+
+
+# ---- what can go wrong in one attempt ----------------------------------------------------------
+
+
+class _Unreachable(Exception):
+    """The server could not be reached or answered with an error: try again later."""
+
+
+class _Stalled(Exception):
+    """A person must act (token, registration, keyring, files); tried again later all the same."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class _Rejected(Exception):
+    """The server will not take this log's events (or the log and its copy differ): stop."""
+
+    def __init__(self, reason: str, seq: int, detail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.seq = seq
+        self.detail = detail
+
+
+class _Gap(Exception):
+    """The server is behind the position this client thought it had: ask for its head again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    seq: int
+    hash: bytes
+
+
+_START = _Position(0, GENESIS_HASH)
+
+
+# ---- the acknowledged position, kept between runs ----------------------------------------------
+
+
+class SyncStateFile:
+    """The last acknowledged position for one server and workstation id, in a small JSON file.
+
+    Replaced atomically (written beside, flushed to disk, renamed), so a crash leaves either the
+    old position or the new one. A file for another server or workstation id is ignored.
+    """
+
+    def __init__(self, path: Path, server_url: str, workstation_id: str) -> None:
+        self.path = path
+        self._server_url = server_url
+        self._workstation_id = workstation_id
+
+    def load(self) -> _Position | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the sync state file %s: %s", self.path, exc)
+            return None
+        try:
+            if (
+                data["format"] != STATE_FORMAT
+                or data["server_url"] != self._server_url
+                or data["workstation_id"] != self._workstation_id
+            ):
+                return None
+            return _Position(int(data["seq"]), bytes.fromhex(data["hash"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("ignoring the sync state file %s: %r", self.path, exc)
+            return None
+
+    def save(self, position: _Position, now: datetime) -> None:
+        data = {
+            "format": STATE_FORMAT,
+            "server_url": self._server_url,
+            "workstation_id": self._workstation_id,
+            "seq": position.seq,
+            "hash": position.hash.hex(),
+            "acknowledged_at": format_time(now),
+        }
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+            directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+
+
+# ---- the local log, read-only --------------------------------------------------------------------
+
+
+def _open_log(path: Path) -> sqlite3.Connection:
+    """A read-only connection: in WAL mode it never blocks the audit writer."""
+    if not path.is_file():
+        raise _Stalled("the audit log cannot be read", f"{path}: no such file")
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise _Stalled("the audit log cannot be read", f"{path}: {exc}") from exc
+    return connection
+
+
+def _local_head(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT MAX(seq) FROM audit_events").fetchone()
+    return int(row[0] or 0)
+
+
+def _local_hash(connection: sqlite3.Connection, seq: int) -> bytes | None:
+    if seq == 0:
+        return GENESIS_HASH
+    row = connection.execute(
+        "SELECT CAST(hash AS BLOB) FROM audit_events WHERE seq = ?", (seq,)
+    ).fetchone()
+    return bytes(row[0]) if row else None
+
+
+def _local_time(connection: sqlite3.Connection, seq: int) -> datetime | None:
+    row = connection.execute("SELECT record FROM audit_events WHERE seq = ?", (seq,)).fetchone()
+    if row is None:
+        return None
+    try:
+        return parse_time(json.loads(row[0])["time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _wire_event(seq: int, record: bytes, digest: bytes, previous: bytes) -> dict[str, Any]:
+    """A ``read_events`` row (``audit_log._export_row``) plus ``prev_hash``."""
+    fields = json.loads(record)
+    row = {key: fields.get(key) for key in EXPORT_FIELDS}
+    row["seq"] = seq
+    row["hash"] = digest.hex()
+    row["prev_hash"] = previous.hex()
+    return row
+
+
+# ---- HTTP ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: Any  # the decoded JSON, or None
+
+
+def _detail(answer: _Answer) -> str:
+    body = answer.body
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return str(body["detail"])
+    return f"HTTP {answer.status}"
+
+
+def _os_reason(error: OSError) -> str:
+    return (error.strerror or type(error).__name__).lower()
+
+
+class _ServerLink:
+    """One HTTP(S) connection to the sync server, kept open for the batches of one job."""
+
+    def __init__(
+        self,
+        server_url: str,
+        ca_file: Path | None,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+    ) -> None:
+        parts = urlsplit(server_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._ca_file = ca_file
+        self._connect_timeout_s = connect_timeout_s
+        self._read_timeout_s = read_timeout_s
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection
+        if self._https:
+            try:
+                context = ssl.create_default_context(
+                    cafile=str(self._ca_file) if self._ca_file else None
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise _Stalled(
+                    "the sync server's CA file cannot be read",
+                    f"{self._ca_file}: {exc}; fix ca_file under [sync] in the settings",
+                ) from exc
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._connect_timeout_s, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                self._host, self._port, timeout=self._connect_timeout_s
+            )
+        try:
+            connection.connect()
+        except ssl.SSLCertVerificationError as exc:
+            connection.close()
+            raise _Stalled(
+                "the sync server's certificate is not trusted",
+                f"{exc.verify_message or exc}; set ca_file under [sync] to the certificate "
+                "of the server's authority",
+            ) from exc
+        except TimeoutError:
+            connection.close()
+            raise _Unreachable(f"no connection within {self._connect_timeout_s:g} s") from None
+        except OSError as exc:
+            connection.close()
+            raise _Unreachable(_os_reason(exc)) from exc
+        if connection.sock is not None:
+            connection.sock.settimeout(self._read_timeout_s)
+        return connection
+
+    def request(self, method: str, path: str, token: str, body: bytes | None = None) -> _Answer:
+        with self._lock:
+            connection = self._connection
+        if connection is None:
+            connection = self._connect()
+            with self._lock:
+                self._connection = connection
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": f"Beacon-RTCC/{__version__}",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, self._prefix + path, body=body, headers=headers)
+            response = connection.getresponse()
+            raw = response.read(MAX_ANSWER_BYTES + 1)
+            if response.will_close:
+                self.close()
+        except TimeoutError:
+            self.close()
+            raise _Unreachable(f"no answer within {self._read_timeout_s:g} s") from None
+        except http.client.HTTPException as exc:
+            self.close()
+            raise _Unreachable(f"connection lost ({type(exc).__name__})") from exc
+        except OSError as exc:
+            self.close()
+            raise _Unreachable(f"connection lost ({_os_reason(exc)})") from exc
+        if len(raw) > MAX_ANSWER_BYTES:
+            self.close()
+            raise _Unreachable(f"the server's answer to {method} was too large")
+        try:
+            decoded = json.loads(raw) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            decoded = None
+        return _Answer(response.status, decoded)
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def abort(self) -> None:
+        """From another thread: end a request that is waiting on the network, now."""
+        with self._lock:
+            sock = self._connection.sock if self._connection is not None else None
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+# ---- the client ----------------------------------------------------------------------------------
+
+
+class AuditSync:
+    """Sends one workstation's audit log to one sync server from one worker thread."""
+
+    def __init__(
+        self,
+        *,
+        audit_path: Path,
+        server_url: str,
+        workstation_id: str,
+        token: TokenSource,
+        state_path: Path,
+        batch_size: int = 1000,
+        interval_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 30.0,
+        retry_initial_s: float = 2.0,
+        retry_max_s: float = 300.0,
+        ca_file: Path | None = None,
+        clock: Clock = utc_now,
+        jitter: Callable[[], float] = random.random,
+        on_change: StateCallback | None = None,
+    ) -> None:
+        self.server_url = server_url
+        self.workstation_id = workstation_id
+        self._audit_path = audit_path
+        self._token = token
+        self._state_file = SyncStateFile(state_path, server_url, workstation_id)
+        self._batch_size = batch_size
+        self._interval_s = interval_s
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._clock = clock
+        self._jitter = jitter
+        self._on_change = on_change
+        self._link = _ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
+        quoted = quote(workstation_id, safe="")
+        self._events_path = f"/v1/workstations/{quoted}/events"
+        self._head_path = f"/v1/workstations/{quoted}/head"
+
+        # Used by one job at a time (the worker's, or sync_once's), under _job_lock.
+        self._job_lock = threading.Lock()
+        self._position: _Position | None = None  # agreed with the server in this run
+        self._cached_token: str | None = None
+        self._failures = 0
+        self._failing_since: datetime | None = None
+        self._rejected: _Rejected | None = None
+        self._stored = 0
+        self._already_stored = 0
+
+        self._state_lock = threading.Lock()
+        self._state = SyncState(SyncPhase.CONNECTING)
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._last_job = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        credentials: CredentialStore,
+        *,
+        clock: Clock = utc_now,
+        on_change: StateCallback | None = None,
+    ) -> AuditSync | None:
+        """The client ``[sync]`` describes, or None when no server_url is set."""
+        sync = settings.sync
+        if sync.server_url is None:
+            return None
+        name = sync_token_name(settings)
+        return cls(
+            audit_path=settings.audit_db,
+            server_url=sync.server_url,
+            workstation_id=settings.sync_workstation_id,
+            token=lambda: credentials.get_secret(name),
+            state_path=settings.data_dir / STATE_FILE,
+            batch_size=sync.batch_size,
+            interval_s=sync.interval_s,
+            connect_timeout_s=sync.connect_timeout_s,
+            read_timeout_s=sync.read_timeout_s,
+            retry_initial_s=sync.retry_initial_s,
+            retry_max_s=sync.retry_max_s,
+            ca_file=sync.ca_file,
+            clock=clock,
+            on_change=on_change,
+        )
+
+    # ---- the thread ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="audit-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0, *, flush: bool = False) -> None:
+        """Stop the worker. ``flush``: let it first send what was written up to now, if that
+        takes less than ``timeout``. Then a request still waiting on the network is cut off."""
+        thread = self._thread
+        if flush and thread is not None and thread.is_alive():
+            self._last_job.set()
+            self._wake.set()
+            thread.join(timeout)
+        self._stopping.set()
+        self._wake.set()
+        self._link.abort()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the audit sync worker did not stop within %g s", timeout)
+        self._link.close()
+
+    def nudge(self) -> None:
+        """Look for new events (or retry) now rather than at the next interval."""
+        self._wake.set()
+
+    def state(self) -> SyncState:
+        with self._state_lock:
+            return self._state
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            last = self._last_job.is_set()  # set before the job: it sees all written so far
+            delay = self._job(scheduled=True)
+            if last or self._stopping.is_set():
+                break
+            self._wake.wait(delay)
+
+    def sync_once(self) -> SyncState:
+        """One job in the calling thread: send everything pending now, or say why not."""
+        self._job(scheduled=False)
+        return self.state()
+
+    # ---- one job ---------------------------------------------------------------------------
+
+    def _job(self, *, scheduled: bool) -> float | None:
+        """Send what is pending; the seconds until the next job (None: only when nudged)."""
+        with self._job_lock:
+            if self._rejected is not None:
+                return None
+            try:
+                self._send_pending()
+            except _Rejected as rejection:
+                self._rejected = rejection
+                log.error(
+                    "audit sync to %s stopped: %s (seq %d): %s",
+                    self.server_url,
+                    rejection.reason,
+                    rejection.seq,
+                    rejection.detail,
+                )
+                self._publish_local(
+                    SyncPhase.REJECTED,
+                    reason=rejection.reason,
+                    detail=rejection.detail,
+                    rejected_seq=rejection.seq,
+                )
+                return None
+            except (_Unreachable, _Stalled) as failure:
+                self._position = None  # ask the server where it stands before sending again
+                self._cached_token = None  # and read the keyring again (a new token?)
+                if self._stopping.is_set():
+                    return None
+                return self._failed(failure, scheduled)
+            finally:
+                # One connection per job: between jobs the server would close it as idle, and
+                # the next job's first request would fail on a dead socket.
+                self._link.close()
+            if self._failures:
+                log.info("audit sync to %s works again", self.server_url)
+            self._failures = 0
+            self._failing_since = None
+            return self._interval_s
+
+    def _failed(self, failure: _Unreachable | _Stalled, scheduled: bool) -> float:
+        now = self._clock()
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = now
+        delay = backoff_delay(
+            self._failures, self._retry_initial_s, self._retry_max_s, self._jitter()
+        )
+        retry_at = now + timedelta(seconds=delay) if scheduled else None
+        if isinstance(failure, _Stalled):
+            phase, reason, detail = SyncPhase.STALLED, failure.reason, failure.detail
+        else:
+            phase, reason, detail = SyncPhase.UNREACHABLE, "server unreachable", str(failure)
+        if self._failures == 1:
+            log.warning("audit sync to %s: %s (%s)", self.server_url, reason, detail)
+        self._publish_local(
+            phase,
+            reason=reason,
+            detail=detail,
+            failing_since=self._failing_since,
+            retry_at=retry_at,
+        )
+        return delay
+
+    def _token_now(self) -> str:
+        """The token, read from the keyring at the first request after a start or a failure."""
+        if self._cached_token is not None:
+            return self._cached_token
+        try:
+            token = self._token()
+        except CredentialStoreError as exc:
+            raise _Stalled("the keyring cannot be read", str(exc)) from None
+        if not token:
+            raise _Stalled(
+                "no sync token",
+                f"no token for workstation {self.workstation_id} at {self.server_url} is in "
+                f"the keyring: {TOKEN_HINT}",
+            )
+        self._cached_token = token
+        return token
+
+    def _send_pending(self) -> None:
+        with closing(_open_log(self._audit_path)) as db:
+            try:
+                if self._position is None:
+                    self._publish(db, SyncPhase.CONNECTING, self._remembered())
+                    self._position = self._resync(db, self._token_now())
+                resynced_for_gap = False
+                while not self._stopping.is_set():
+                    position = self._position
+                    rows = db.execute(
+                        "SELECT seq, record, CAST(hash AS BLOB) FROM audit_events "
+                        "WHERE seq > ? ORDER BY seq LIMIT ?",
+                        (position.seq, self._batch_size),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    self._publish(db, SyncPhase.PENDING, position)
+                    token = self._token_now()
+                    try:
+                        self._position = self._send_batch(rows, position, token)
+                    except _Gap:
+                        if resynced_for_gap:
+                            raise _Rejected(
+                                "the server keeps losing its place",
+                                position.seq + 1,
+                                "the server said events are missing before the batch twice, "
+                                "right after telling its head; ask the server's administrator",
+                            ) from None
+                        resynced_for_gap = True
+                        self._position = self._resync(db, self._token_now())
+                self._publish(db, SyncPhase.SYNCED, self._position)
+            except sqlite3.Error as exc:
+                raise _Stalled("the audit log cannot be read", str(exc)) from exc
+
+    def _remembered(self) -> _Position:
+        return self._state_file.load() or _START
+
+    def _resync(self, db: sqlite3.Connection, token: str) -> _Position:
+        """Agree with the server on where to go on from: its head, checked against this log."""
+        answer = self._link.request("GET", self._head_path, token)
+        if answer.status != 200:
+            raise self._refusal(answer)
+        try:
+            head = _Position(int(answer.body["seq"]), bytes.fromhex(answer.body["hash"]))
+        except (KeyError, TypeError, ValueError):
+            raise _Unreachable("the server's head is not what this client expects") from None
+        local_seq = _local_head(db)
+        if head.seq > local_seq:
+            raise _Rejected(
+                "this log is shorter than the server's copy",
+                local_seq + 1,
+                f"the server holds {head.seq} events of workstation {self.workstation_id}, "
+                f"this audit log only {local_seq}: the log was cut short or replaced, or "
+                "another workstation uses this id; nothing more is sent",
+            )
+        if _local_hash(db, head.seq) != head.hash:
+            raise _Rejected(
+                "this log has forked from the server's copy",
+                head.seq,
+                f"the server's event {head.seq} of workstation {self.workstation_id} differs "
+                f"from this log's event {head.seq}: the log was rewritten, or another "
+                "workstation uses this id; nothing more is sent",
+            )
+        remembered = self._state_file.load()
+        if remembered is not None and remembered.seq > head.seq:
+            log.warning(
+                "the sync server %s holds events up to %d of %s but acknowledged up to %d "
+                "before (restored from a backup?); sending them again",
+                self.server_url,
+                head.seq,
+                self.workstation_id,
+                remembered.seq,
+            )
+        if remembered != head:
+            self._state_file.save(head, self._clock())
+        return head
+
+    def _send_batch(
+        self, rows: list[tuple[int, bytes, bytes]], position: _Position, token: str
+    ) -> _Position:
+        previous = position.hash
+        events = []
+        for expected, (seq, record, digest) in enumerate(rows, start=position.seq + 1):
+            if seq != expected:
+                raise _Rejected(
+                    "this log has a gap",
+                    expected,
+                    f"event {expected} is missing from the local audit log; run "
+                    "`beacon audit verify`",
+                )
+            events.append(_wire_event(seq, bytes(record), bytes(digest), previous))
+            previous = bytes(digest)
+        body = json.dumps({"events": events}, ensure_ascii=False, allow_nan=False).encode()
+        answer = self._link.request("POST", self._events_path, token, body)
+        if answer.status == 200:
+            return self._acknowledged(answer, events)
+        if answer.status == 409:
+            raise self._chain_refused(answer, rows[0][0])
+        if answer.status == 413 and self._batch_size > 1:
+            self._batch_size = max(1, self._batch_size // 2)
+            log.warning(
+                "the sync server refused %d events in one batch; sending %d at a time",
+                len(rows),
+                self._batch_size,
+            )
+            return position
+        if answer.status == 413:
+            raise _Rejected(
+                "an event is larger than the server accepts", rows[0][0], _detail(answer)
+            )
+        if answer.status == 422:
+            raise _Rejected(
+                "the server cannot read an event",
+                self._malformed_seq(answer, events),
+                json.dumps(answer.body)[:2000] if answer.body is not None else "HTTP 422",
+            )
+        raise self._refusal(answer)
+
+    def _acknowledged(self, answer: _Answer, events: list[dict[str, Any]]) -> _Position:
+        last = events[-1]
+        try:
+            seq, digest = int(answer.body["seq"]), str(answer.body["hash"])
+            stored, already = int(answer.body["stored"]), int(answer.body["already_stored"])
+        except (KeyError, TypeError, ValueError):
+            raise _Unreachable(
+                "the server's acknowledgement is not what this client expects"
+            ) from None
+        if seq != last["seq"] or digest != last["hash"]:
+            raise _Unreachable(
+                f"the server acknowledged event {seq} after a batch ending with {last['seq']}"
+            )
+        position = _Position(seq, bytes.fromhex(digest))
+        self._state_file.save(position, self._clock())
+        self._stored += stored
+        self._already_stored += already
+        return position
+
+    def _chain_refused(self, answer: _Answer, first_seq: int) -> Exception:
+        body = answer.body if isinstance(answer.body, dict) else {}
+        code = body.get("code")
+        first_bad = body.get("first_bad_seq")
+        seq = first_bad if isinstance(first_bad, int) else first_seq
+        detail = _detail(answer)
+        if code == "gap":
+            log.warning("the sync server is behind this client: %s", detail)
+            return _Gap()
+        reason = {
+            "fork": "this log has forked from the server's copy",
+            "broken_chain": "the hash chain is broken",
+        }.get(str(code), "the batch does not continue the chain")
+        return _Rejected(reason, seq, detail)
+
+    @staticmethod
+    def _malformed_seq(answer: _Answer, events: list[dict[str, Any]]) -> int:
+        problems = answer.body.get("detail") if isinstance(answer.body, dict) else None
+        if isinstance(problems, list):
+            for problem in problems:
+                place = problem.get("loc", []) if isinstance(problem, dict) else []
+                index = place[2] if len(place) > 2 and place[:2] == ["body", "events"] else None
+                if isinstance(index, int) and 0 <= index < len(events):
+                    return int(events[index]["seq"])
+        return int(events[0]["seq"])
+
+    def _refusal(self, answer: _Answer) -> Exception:
+        detail = _detail(answer)
+        workstation = self.workstation_id
+        if answer.status == 401:
+            return _Stalled("sync token refused by the server", f"{detail}; {TOKEN_HINT}")
+        if answer.status == 403:
+            return _Stalled(f"sync token not valid for workstation {workstation}", detail)
+        if answer.status == 404:
+            return _Stalled(
+                f"workstation {workstation} is not registered on the sync server",
+                f"{detail}; ask the server's administrator to register it "
+                f"(python -m server register-workstation {workstation})",
+            )
+        return _Unreachable(f"server error {answer.status}: {detail}")
+
+    # ---- state -----------------------------------------------------------------------------
+
+    def _publish(
+        self, db: sqlite3.Connection, phase: SyncPhase, position: _Position, **fields: Any
+    ) -> None:
+        local_seq = _local_head(db)
+        if phase is SyncPhase.SYNCED and local_seq > position.seq:
+            phase = SyncPhase.PENDING  # written while the last batch was on its way
+        since = _local_time(db, position.seq + 1) if local_seq > position.seq else None
+        self._set_state(
+            SyncState(
+                phase,
+                local_seq=local_seq,
+                acknowledged_seq=position.seq,
+                pending_since=since,
+                stored=self._stored,
+                already_stored=self._already_stored,
+                **fields,
+            )
+        )
+
+    def _publish_local(self, phase: SyncPhase, **fields: Any) -> None:
+        """A state after a failure: the counts from the log as far as it can be read."""
+        position = self._position or self._remembered()
+        try:
+            with closing(_open_log(self._audit_path)) as db:
+                self._publish(db, phase, position, **fields)
+                return
+        except (_Stalled, sqlite3.Error):
+            pass
+        self._set_state(
+            SyncState(
+                phase,
+                acknowledged_seq=position.seq,
+                stored=self._stored,
+                already_stored=self._already_stored,
+                **fields,
+            )
+        )
+
+    def _set_state(self, state: SyncState) -> None:
+        with self._state_lock:
+            changed = state != self._state
+            self._state = state
+        if changed and self._on_change is not None:
+            try:
+                self._on_change(state)
+            except Exception:  # a broken listener must not stop the sync
+                log.exception("audit sync state listener failed")

@@ -1,0 +1,218 @@
+"""The real sync server on loopback for the sync client's tests, two ways:
+
+- ``ThreadServer``: ``server.app.create_app`` under uvicorn in a thread of the test process;
+  ``stop()`` shuts it down (requests in flight are answered or cut), ``start()`` serves the
+  same database on the same port again.
+- ``ProcessServer``: ``python -m server`` in a child process; ``kill()`` is SIGKILL, so a batch
+  can be cut off anywhere, even inside the server's database transaction.
+
+Both share ``ServerDatabase``: registering workstations, issuing tokens and reading back what
+the server stored, straight from its database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models.audit_chain import GENESIS_HASH
+from server import ServerSettings, create_app
+from server.database import create_server_engine, migrate, session_factory
+from server.models import ReceivedAuditEvent, TokenRole, Workstation
+from server.tokens import issue_token, register_workstation, revoke_token
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(condition: Any, timeout: float = 30.0, what: str = "the condition") -> None:
+    """Poll ``condition`` until it is true (not a sleep: returns as soon as it holds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.01)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRow:
+    seq: int
+    record: bytes
+    hash: bytes
+    prev_hash: bytes
+
+
+class ServerDatabase:
+    """The server's database, for the test's administrator: register, issue, read back."""
+
+    def __init__(self, db_url: str) -> None:
+        self.url = db_url
+        self.engine = create_server_engine(db_url)
+        migrate(self.engine)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+
+    def register(self, workstation_id: str) -> str:
+        """Register a workstation; its token."""
+        now = datetime.now(UTC)
+        with self.sessions.begin() as session:
+            register_workstation(session, workstation_id, now)
+            issued = issue_token(
+                session,
+                TokenRole.WORKSTATION,
+                now,
+                timedelta(days=30),
+                workstation_id=workstation_id,
+            )
+            return issued.secret
+
+    def token(self, workstation_id: str) -> tuple[int, str]:
+        """Another token of a registered workstation: (id, secret)."""
+        with self.sessions.begin() as session:
+            issued = issue_token(
+                session,
+                TokenRole.WORKSTATION,
+                datetime.now(UTC),
+                timedelta(days=30),
+                workstation_id=workstation_id,
+            )
+            return issued.token.id, issued.secret
+
+    def revoke(self, token_id: int) -> None:
+        with self.sessions.begin() as session:
+            revoke_token(session, token_id, datetime.now(UTC))
+
+    def rows(self, workstation_id: str) -> list[StoredRow]:
+        with self.sessions() as session:
+            found = session.scalars(
+                select(ReceivedAuditEvent)
+                .where(ReceivedAuditEvent.workstation_id == workstation_id)
+                .order_by(ReceivedAuditEvent.seq)
+            )
+            return [
+                StoredRow(row.seq, bytes(row.record), bytes(row.hash), bytes(row.prev_hash))
+                for row in found
+            ]
+
+    def head(self, workstation_id: str) -> tuple[int, bytes]:
+        with self.sessions() as session:
+            workstation = session.get(Workstation, workstation_id)
+            if workstation is None:
+                return 0, GENESIS_HASH
+            return workstation.head_seq, bytes(workstation.head_hash)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class ThreadServer:
+    """The sync server under uvicorn in a thread, on one port for its whole life."""
+
+    def __init__(self, db_url: str, port: int | None = None, **settings: Any) -> None:
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.settings = ServerSettings(**settings)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ThreadServer:
+        application = create_app(self.db_url, settings=self.settings)
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, name="sync-server", daemon=True)
+        thread.start()
+        wait_for(lambda: server.started or not thread.is_alive(), 30, "the server's start")
+        assert server.started, "uvicorn did not start (port taken?)"
+        self._server, self._thread = server, thread
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "uvicorn did not stop"
+        self._server = self._thread = None
+
+
+class ProcessServer:
+    """``python -m server`` in a child process, to be killed outright."""
+
+    def __init__(self, db_url: str, port: int | None = None) -> None:
+        self.db_url = db_url
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        # Its own signing key, kept across a kill and a restart, never the user's data folder.
+        self.checkpoint_key = Path(tempfile.mkdtemp(prefix="beacon-sync-key-")) / "key.pem"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ProcessServer:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--db-url",
+                self.db_url,
+                "--port",
+                str(self.port),
+                "--checkpoint-key",
+                str(self.checkpoint_key),
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._process = process
+
+        def listening() -> bool:
+            assert process.poll() is None, "the server process exited"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        wait_for(listening, 60, "the server process's start")
+        return self
+
+    def kill(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait(30)
+            self._process = None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(30)
+            self._process = None
