@@ -126,3 +126,12 @@ def test_sync_now_needs_a_server_and_a_log(
     configure(config_file, "https://audit.city.example")
     assert run(data_options, "now") == 2
     assert "no audit log here yet" in capsys.readouterr().err
+
+
+def test_beacon_server_is_the_servers_own_command_line(tmp_path, capsys):
+    from app.cli import main
+
+    key = tmp_path / "key.pem"
+    assert main(["server", "show-key", "--checkpoint-key", str(key)]) == 0
+    shown = capsys.readouterr().out
+    assert key.is_file() and "ed25519" in shown.lower()
