@@ -22,6 +22,7 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 from app.services.audit_log import AuditLog
 from app.settings import Settings, load_settings
+from tests.sync_server import ServerDatabase, ThreadServer
 
 pytest_plugins = ["tests.rtsp.fixtures"]
 
@@ -63,3 +64,19 @@ def audit_log(settings: Settings, clock: ManualClock) -> Iterator[AuditLog]:
     log = AuditLog.open(settings.audit_db, settings.workstation, clock)
     yield log
     log.close()
+
+
+@pytest.fixture
+def server_db(tmp_path: Path) -> Iterator[ServerDatabase]:
+    """A sync server's database (SQLite) to register workstations in and read events back."""
+    database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def live_server(server_db: ServerDatabase) -> Iterator[ThreadServer]:
+    """The real sync server on loopback, in a thread, over ``server_db``."""
+    server = ThreadServer(server_db.url).start()
+    yield server
+    server.stop()

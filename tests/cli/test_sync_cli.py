@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from app.models.audit_chain import AuditEventType
 from app.services.audit_sync import sync_token_name
 from app.services.credentials import CredentialStore
 from app.settings import Settings, load_settings
-from tests.sync_server import ServerDatabase, ThreadServer, free_port
+from tests.sync_server import free_port
 
 WORKSTATION = "test-ws"
 
@@ -24,20 +23,6 @@ def run(options: list[str], *args: str) -> int:
 
 def configure(config_file: Path, server_url: str) -> None:
     config_file.write_text(config_file.read_text() + f'[sync]\nserver_url = "{server_url}"\n')
-
-
-@pytest.fixture
-def server_db(tmp_path: Path) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def live_server(server_db: ServerDatabase) -> Iterator[ThreadServer]:
-    server = ThreadServer(server_db.url).start()
-    yield server
-    server.stop()
 
 
 def test_the_token_goes_into_the_keyring_and_nowhere_else(

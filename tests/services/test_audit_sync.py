@@ -95,20 +95,6 @@ def synced_to(sync: AuditSync, audit_log: AuditLog) -> Callable[[], bool]:
 
 
 @pytest.fixture
-def server_db(tmp_path: Path) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def live_server(server_db: ServerDatabase) -> Iterator[ThreadServer]:
-    server = ThreadServer(server_db.url).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def make_sync(settings: Settings) -> Iterator[Callable[..., AuditSync]]:
     """Clients over the test's data dir, with fast intervals and retries."""
     made: list[AuditSync] = []
