@@ -2,7 +2,8 @@
 
 - ``ThreadServer``: ``server.app.create_app`` under uvicorn in a thread of the test process;
   ``stop()`` shuts it down (requests in flight are answered or cut), ``start()`` serves the
-  same database on the same port again.
+  same database on the same port again, signing with the same checkpoint key (set
+  ``checkpoint_key`` to another file before ``start()`` for a server whose key changed).
 - ``ProcessServer``: ``python -m server`` in a child process; ``kill()`` is SIGKILL, so a batch
   can be cut off anywhere, even inside the server's database transaction.
 
@@ -131,6 +132,10 @@ class ThreadServer:
         self.db_url = db_url
         self.port = port or free_port()
         self.settings = ServerSettings(**settings)
+        # Its own signing key, kept across a stop and a start, never the user's data folder.
+        self.checkpoint_key = self.settings.checkpoint_key_file or (
+            Path(tempfile.mkdtemp(prefix="beacon-sync-key-")) / "key.pem"
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -139,7 +144,8 @@ class ThreadServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadServer:
-        application = create_app(self.db_url, settings=self.settings)
+        settings = self.settings.model_copy(update={"checkpoint_key_file": self.checkpoint_key})
+        application = create_app(self.db_url, settings=settings)
         config = uvicorn.Config(
             application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )

@@ -17,6 +17,19 @@ Position
     server's head the client checks that its own event at that seq has the hash the server holds;
     if not, the log and the server's copy have forked and nothing more is sent.
 
+Checkpoints
+    On first contact the client pins the server's checkpoint key (``GET /v1/checkpoint-key``)
+    in the state file, and checks it at every start and after every failure: a different key
+    stops sending ("the server's checkpoint key changed"; to trust a key the server's
+    administrator replaced on purpose, delete the state file). Every upload sends
+    ``since_size``, the size of the last checkpoint the client verified; the acknowledgement's
+    checkpoint must be signed with the pinned key, hold the batch's last event (its inclusion
+    proof, the leaf being the event's chain hash) and extend the stored checkpoint (its
+    consistency proof). Only then are it and the new position stored, together. A server whose
+    head is behind the stored checkpoint, or whose new checkpoint does not extend it, has
+    forked or rolled back its copy (restored from a backup, say): nothing more is sent. The
+    position alone (a format 1 state file, before checkpoints) is still only a hint.
+
 Failures
     The server down, a timeout or a 5xx: "server unreachable", retried with exponential backoff
     and jitter (``retry_initial_s`` doubling up to ``retry_max_s``) for as long as it takes; the
@@ -57,6 +70,14 @@ from urllib.parse import quote, urlsplit
 
 from app import __version__
 from app.models.audit_chain import GENESIS_HASH, format_time, parse_time
+from app.models.checkpoint import (
+    CheckpointError,
+    SignedCheckpoint,
+    key_id_for,
+    verify_event_inclusion,
+    verify_extension,
+)
+from app.models.merkle import MerkleProofError
 from app.services.audit_log import EXPORT_FIELDS
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, CredentialStoreError
@@ -65,7 +86,8 @@ from app.settings import Settings
 log = logging.getLogger(__name__)
 
 STATE_FILE = "audit-sync.json"
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: the pinned checkpoint key and the last verified checkpoint
+READABLE_STATE_FORMATS = (1, 2)  # 1: the position only
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
 TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
 
@@ -114,6 +136,8 @@ class SyncState:
         if self.phase is SyncPhase.PENDING:
             return _pending_text(self.pending, self.pending_since)
         if self.phase is SyncPhase.REJECTED:
+            if self.rejected_seq is None:
+                return f"server rejected: {self.reason}"
             return f"server rejected: {self.reason} (seq {self.rejected_seq})"
         retry = _retry_text(self.retry_at, now)
         if self.phase is SyncPhase.UNREACHABLE:
@@ -186,10 +210,10 @@ class _Stalled(Exception):
 class _Rejected(Exception):
     """The server will not take this log's events (or the log and its copy differ): stop."""
 
-    def __init__(self, reason: str, seq: int, detail: str) -> None:
+    def __init__(self, reason: str, seq: int | None, detail: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.seq = seq
+        self.seq = seq  # None: not about one event (the server's key or checkpoints)
         self.detail = detail
 
 
@@ -204,6 +228,27 @@ class _Position:
 
 
 _START = _Position(0, GENESIS_HASH)
+
+KEY_CHANGED = "the server's checkpoint key changed"
+NOT_EXTENDED = "the server's copy does not extend its last checkpoint: forked or rolled back"
+
+
+@dataclass(frozen=True, slots=True)
+class _ServerKey:
+    """The server's checkpoint key as pinned: the raw Ed25519 public key and its id."""
+
+    public_key: bytes
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Saved:
+    """What the state file holds: the position, and (format 2) the pinned key and the last
+    checkpoint verified with it."""
+
+    position: _Position
+    key: _ServerKey | None = None
+    checkpoint: SignedCheckpoint | None = None
 
 
 # ---- the acknowledged position, kept between runs ----------------------------------------------
@@ -221,7 +266,7 @@ class SyncStateFile:
         self._server_url = server_url
         self._workstation_id = workstation_id
 
-    def load(self) -> _Position | None:
+    def load(self) -> _Saved | None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -231,24 +276,48 @@ class SyncStateFile:
             return None
         try:
             if (
-                data["format"] != STATE_FORMAT
+                data["format"] not in READABLE_STATE_FORMATS
                 or data["server_url"] != self._server_url
                 or data["workstation_id"] != self._workstation_id
             ):
                 return None
-            return _Position(int(data["seq"]), bytes.fromhex(data["hash"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            position = _Position(int(data["seq"]), bytes.fromhex(data["hash"]))
+            if data["format"] == 1:
+                return _Saved(position)
+            key = None
+            if data["server_key"] is not None:
+                key = _ServerKey(
+                    bytes.fromhex(data["server_key"]["public_key"]),
+                    data["server_key"]["key_id"],
+                )
+                if key_id_for(key.public_key) != key.key_id:
+                    raise ValueError("the pinned key does not have its key id")
+            checkpoint = None
+            if data["checkpoint"] is not None:
+                if key is None:
+                    raise ValueError("a checkpoint without a pinned key")
+                checkpoint = SignedCheckpoint.from_wire(data["checkpoint"])
+                checkpoint.verify(key.public_key)
+            return _Saved(position, key, checkpoint)
+        except (KeyError, TypeError, ValueError) as exc:  # CheckpointError is a ValueError
             log.warning("ignoring the sync state file %s: %r", self.path, exc)
             return None
 
-    def save(self, position: _Position, now: datetime) -> None:
+    def save(self, saved: _Saved, now: datetime) -> None:
+        key, checkpoint = saved.key, saved.checkpoint
         data = {
             "format": STATE_FORMAT,
             "server_url": self._server_url,
             "workstation_id": self._workstation_id,
-            "seq": position.seq,
-            "hash": position.hash.hex(),
+            "seq": saved.position.seq,
+            "hash": saved.position.hash.hex(),
             "acknowledged_at": format_time(now),
+            "server_key": (
+                {"public_key": key.public_key.hex(), "key_id": key.key_id}
+                if key is not None
+                else None
+            ),
+            "checkpoint": checkpoint.to_wire() if checkpoint is not None else None,
         }
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(temporary, "w", encoding="utf-8") as handle:
@@ -310,6 +379,14 @@ def _wire_event(seq: int, record: bytes, digest: bytes, previous: bytes) -> dict
     row["hash"] = digest.hex()
     row["prev_hash"] = previous.hex()
     return row
+
+
+def _hashes(values: Any) -> list[bytes]:
+    """A proof's hashes from the wire: 64 hex digits each (else ValueError or TypeError)."""
+    hashes = [bytes.fromhex(value) for value in values]
+    if any(len(value) != 32 for value in hashes):
+        raise ValueError("a proof's hashes are 32 bytes each")
+    return hashes
 
 
 # ---- HTTP ----------------------------------------------------------------------------------------
@@ -485,10 +562,13 @@ class AuditSync:
         quoted = quote(workstation_id, safe="")
         self._events_path = f"/v1/workstations/{quoted}/events"
         self._head_path = f"/v1/workstations/{quoted}/head"
+        self._key_path = "/v1/checkpoint-key"
 
         # Used by one job at a time (the worker's, or sync_once's), under _job_lock.
         self._job_lock = threading.Lock()
         self._position: _Position | None = None  # agreed with the server in this run
+        self._server_key: _ServerKey | None = None  # pinned; checked again with the head
+        self._checkpoint: SignedCheckpoint | None = None  # the last one verified
         self._cached_token: str | None = None
         self._failures = 0
         self._failing_since: datetime | None = None
@@ -593,7 +673,7 @@ class AuditSync:
             except _Rejected as rejection:
                 self._rejected = rejection
                 log.error(
-                    "audit sync to %s stopped: %s (seq %d): %s",
+                    "audit sync to %s stopped: %s (seq %s): %s",
                     self.server_url,
                     rejection.reason,
                     rejection.seq,
@@ -698,10 +778,47 @@ class AuditSync:
                 raise _Stalled("the audit log cannot be read", str(exc)) from exc
 
     def _remembered(self) -> _Position:
-        return self._state_file.load() or _START
+        saved = self._state_file.load()
+        return saved.position if saved is not None else _START
+
+    def _save(self, position: _Position, checkpoint: SignedCheckpoint | None) -> None:
+        self._state_file.save(_Saved(position, self._server_key, checkpoint), self._clock())
+        self._checkpoint = checkpoint
+
+    def _fetch_key(self, token: str) -> _ServerKey:
+        answer = self._link.request("GET", self._key_path, token)
+        if answer.status == 404:
+            raise _Stalled(
+                "the sync server does not sign checkpoints",
+                f"GET {self._key_path}: {_detail(answer)}; the server must be upgraded",
+            )
+        if answer.status != 200:
+            raise self._refusal(answer)
+        try:
+            key = _ServerKey(bytes.fromhex(answer.body["public_key"]), answer.body["key_id"])
+            if answer.body["algorithm"] != "Ed25519" or key_id_for(key.public_key) != key.key_id:
+                raise ValueError(key.key_id)
+        except (KeyError, TypeError, ValueError):
+            raise _Unreachable(
+                "the server's checkpoint key is not what this client expects"
+            ) from None
+        return key
 
     def _resync(self, db: sqlite3.Connection, token: str) -> _Position:
-        """Agree with the server on where to go on from: its head, checked against this log."""
+        """Agree with the server on where to go on from: its head, checked against this log,
+        its checkpoint key against the pinned one and against the last verified checkpoint."""
+        saved = self._state_file.load()
+        key = self._fetch_key(token)
+        if saved is not None and saved.key is not None and saved.key != key:
+            raise _Rejected(
+                KEY_CHANGED,
+                None,
+                f"the server {self.server_url} now signs its checkpoints with key {key.key_id}, "
+                f"not with key {saved.key.key_id} this workstation pinned: it is another "
+                "server, or its key was replaced; nothing more is sent. If the server's "
+                f"administrator replaced the key on purpose, delete {self._state_file.path} "
+                "to trust the new one",
+            )
         answer = self._link.request("GET", self._head_path, token)
         if answer.status != 200:
             raise self._refusal(answer)
@@ -726,7 +843,23 @@ class AuditSync:
                 f"from this log's event {head.seq}: the log was rewritten, or another "
                 "workstation uses this id; nothing more is sent",
             )
-        remembered = self._state_file.load()
+        checkpoint = saved.checkpoint if saved is not None else None
+        if checkpoint is not None and (
+            checkpoint.checkpoint.size > head.seq
+            or (
+                checkpoint.checkpoint.size == head.seq
+                and checkpoint.checkpoint.head_hash != head.hash
+            )
+        ):
+            raise _Rejected(
+                NOT_EXTENDED,
+                None,
+                f"the server signed a checkpoint of {checkpoint.checkpoint.size} events of "
+                f"workstation {self.workstation_id} at {checkpoint.checkpoint.time_text}, but "
+                f"now holds {head.seq}: its copy was rolled back (restored from a backup?) or "
+                "rewritten; nothing more is sent, ask the server's administrator",
+            )
+        remembered = saved.position if saved is not None else None
         if remembered is not None and remembered.seq > head.seq:
             log.warning(
                 "the sync server %s holds events up to %d of %s but acknowledged up to %d "
@@ -736,8 +869,11 @@ class AuditSync:
                 self.workstation_id,
                 remembered.seq,
             )
-        if remembered != head:
-            self._state_file.save(head, self._clock())
+        self._server_key = key
+        if saved is None or saved.position != head or saved.key != key:
+            self._save(head, checkpoint)
+        else:
+            self._checkpoint = checkpoint
         return head
 
     def _send_batch(
@@ -756,9 +892,11 @@ class AuditSync:
             events.append(_wire_event(seq, bytes(record), bytes(digest), previous))
             previous = bytes(digest)
         body = json.dumps({"events": events}, ensure_ascii=False, allow_nan=False).encode()
-        answer = self._link.request("POST", self._events_path, token, body)
+        since = self._checkpoint.checkpoint.size if self._checkpoint is not None else 0
+        path = f"{self._events_path}?since_size={since}"
+        answer = self._link.request("POST", path, token, body)
         if answer.status == 200:
-            return self._acknowledged(answer, events)
+            return self._acknowledged(answer, events, previous)
         if answer.status == 409:
             raise self._chain_refused(answer, rows[0][0])
         if answer.status == 413 and self._batch_size > 1:
@@ -781,7 +919,9 @@ class AuditSync:
             )
         raise self._refusal(answer)
 
-    def _acknowledged(self, answer: _Answer, events: list[dict[str, Any]]) -> _Position:
+    def _acknowledged(
+        self, answer: _Answer, events: list[dict[str, Any]], last_hash: bytes
+    ) -> _Position:
         last = events[-1]
         try:
             seq, digest = int(answer.body["seq"]), str(answer.body["hash"])
@@ -794,11 +934,81 @@ class AuditSync:
             raise _Unreachable(
                 f"the server acknowledged event {seq} after a batch ending with {last['seq']}"
             )
-        position = _Position(seq, bytes.fromhex(digest))
-        self._state_file.save(position, self._clock())
+        position = _Position(seq, last_hash)
+        checkpoint = self._verified_checkpoint(answer.body, seq, last_hash)
+        self._save(position, checkpoint)
         self._stored += stored
         self._already_stored += already
         return position
+
+    def _verified_checkpoint(
+        self, body: dict[str, Any], seq: int, chain_hash: bytes
+    ) -> SignedCheckpoint:
+        """The acknowledgement's checkpoint, if it is signed with the pinned key, holds event
+        ``seq`` with ``chain_hash`` and extends the last verified checkpoint; else rejected."""
+        key = self._server_key
+        assert key is not None  # pinned by _resync before any upload
+        try:
+            signed = SignedCheckpoint.from_wire(body["checkpoint"])
+        except (KeyError, CheckpointError) as exc:
+            raise _Rejected("the server's checkpoint cannot be read", seq, str(exc)) from None
+        new = signed.checkpoint
+        try:
+            signed.verify(key.public_key)
+        except CheckpointError as exc:
+            reason = (
+                KEY_CHANGED if new.key_id != key.key_id else "the server's checkpoint is forged"
+            )
+            raise _Rejected(reason, None, str(exc)) from None
+        try:
+            if new.workstation_id != self.workstation_id or new.size < seq:
+                raise MerkleProofError(
+                    f"the checkpoint is of {new.size} events of workstation "
+                    f"{new.workstation_id}, not of this batch up to event {seq}"
+                )
+            if new.size == seq and new.head_hash != chain_hash:
+                raise MerkleProofError(f"the checkpoint's head is not this log's event {seq}")
+            proof = next(
+                _hashes(item["proof"])
+                for item in body["inclusion"]
+                if item["seq"] == seq and item["tree_size"] == new.size
+            )
+            verify_event_inclusion(new, seq, chain_hash, proof)
+        except StopIteration:
+            raise _Rejected(
+                "the server's checkpoint does not hold the batch",
+                seq,
+                f"the acknowledgement has no inclusion proof of event {seq} in its checkpoint",
+            ) from None
+        except (KeyError, TypeError, ValueError) as exc:  # MerkleProofError, CheckpointError
+            raise _Rejected(
+                "the server's checkpoint does not hold the batch", seq, str(exc)
+            ) from None
+        old = self._checkpoint
+        if old is None:
+            return signed
+        try:
+            consistency = body["consistency"]
+            if consistency is None:
+                raise MerkleProofError(
+                    f"no proof that the tree of {new.size} events extends the checkpoint of "
+                    f"{old.checkpoint.size}"
+                )
+            if (consistency["first"], consistency["second"]) != (old.checkpoint.size, new.size):
+                raise MerkleProofError(
+                    f"the consistency proof is from {consistency['first']} to "
+                    f"{consistency['second']}, not from {old.checkpoint.size} to {new.size}"
+                )
+            verify_extension(old.checkpoint, new, _hashes(consistency["proof"]))
+        except (KeyError, TypeError, ValueError) as exc:  # MerkleProofError, CheckpointError
+            raise _Rejected(
+                NOT_EXTENDED,
+                None,
+                f"{exc}; the server signed a checkpoint of {old.checkpoint.size} events at "
+                f"{old.checkpoint.time_text}; nothing more is sent, ask the server's "
+                "administrator",
+            ) from None
+        return signed
 
     def _chain_refused(self, answer: _Answer, first_seq: int) -> Exception:
         body = answer.body if isinstance(answer.body, dict) else {}

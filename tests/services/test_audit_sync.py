@@ -19,9 +19,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.models.audit_chain import AuditEventType
+from app.models.checkpoint import SignedCheckpoint, event_leaf_hash, key_id_for
+from app.models.merkle import MerkleTree
 from app.services.audit_log import EXPORT_FIELDS, AuditLog, read_events
 from app.services.audit_sync import (
     STATE_FILE,
+    STATE_FORMAT,
     AuditSync,
     SyncPhase,
     SyncState,
@@ -30,6 +33,7 @@ from app.services.audit_sync import (
 )
 from app.services.credentials import CredentialStore
 from app.settings import Settings, SettingsError, load_settings
+from server.checkpoint_key import CheckpointSigner
 from tests.conftest import ManualClock
 from tests.postgres import PostgresCluster
 from tests.sync_server import ProcessServer, ServerDatabase, ThreadServer, free_port, wait_for
@@ -316,11 +320,98 @@ def test_a_state_file_behind_the_server_sends_nothing_twice(
     assert_server_holds_exactly_the_local_log(server_db, settings.audit_db)
 
 
-def test_a_server_restored_from_a_backup_gets_the_lost_events_again(
+def stored_checkpoint(settings: Settings, server: ThreadServer) -> SignedCheckpoint:
+    """The checkpoint in the state file, checked: the pinned key is the server's, it signed
+    it, and its root is that of the tree of this log's chain hashes."""
+    saved = json.loads((settings.data_dir / STATE_FILE).read_text())
+    assert saved["format"] == STATE_FORMAT == 2
+    public_key = CheckpointSigner.from_file(server.checkpoint_key).public_key
+    assert saved["server_key"] == {
+        "public_key": public_key.hex(),
+        "key_id": key_id_for(public_key),
+    }
+    signed = SignedCheckpoint.from_wire(saved["checkpoint"])
+    signed.verify(public_key)
+    size = signed.checkpoint.size
+    hashes = [digest for _, _, digest in local_rows(settings.audit_db)]
+    assert signed.checkpoint.root == MerkleTree(map(event_leaf_hash, hashes)).root(size)
+    assert signed.checkpoint.head_hash == hashes[size - 1]
+    assert (saved["seq"], saved["hash"]) == (size, hashes[size - 1].hex())
+    return signed
+
+
+def test_a_verified_checkpoint_is_kept_and_a_restarted_server_with_its_key_goes_on(
+    audit_log, clock, server_db, make_sync, settings
+):
+    token = server_db.register(WORKSTATION)
+    server = ThreadServer(server_db.url).start()
+    try:
+        record(audit_log, 25, clock)
+        assert make_sync(server.url, token).sync_once().phase is SyncPhase.SYNCED
+        assert stored_checkpoint(settings, server).checkpoint.size == 25
+        server.stop()
+        server.start()  # the same key file: the same key
+        record(audit_log, 7, clock)
+        state = make_sync(server.url, token).sync_once()
+    finally:
+        server.stop()
+    assert state.phase is SyncPhase.SYNCED and state.stored == 7
+    assert stored_checkpoint(settings, server).checkpoint.size == 32
+    assert_server_holds_exactly_the_local_log(server_db, settings.audit_db)
+
+
+def test_a_state_file_of_format_1_is_read_and_the_key_pinned(
+    audit_log, clock, server_db, live_server, make_sync, settings
+):
+    token = server_db.register(WORKSTATION)
+    state_file = settings.data_dir / STATE_FILE
+    record(audit_log, 4, clock)
+    assert make_sync(live_server.url, token).sync_once().acknowledged_seq == 4
+    saved = json.loads(state_file.read_text())
+    for key in ("server_key", "checkpoint"):
+        del saved[key]
+    state_file.write_text(json.dumps({**saved, "format": 1}))  # as a client before checkpoints
+    record(audit_log, 3, clock)
+    sync = make_sync(live_server.url, token)
+    assert sync.state().phase is SyncPhase.CONNECTING
+    state = sync.sync_once()
+    assert state.phase is SyncPhase.SYNCED and (state.stored, state.already_stored) == (3, 0)
+    assert stored_checkpoint(settings, live_server).checkpoint.size == 7
+
+
+def test_a_server_whose_checkpoint_key_changed_is_rejected(
     audit_log, clock, server_db, make_sync, settings, tmp_path
 ):
-    """The state file is ahead of the server: the server's head wins, the rest is re-sent."""
     token = server_db.register(WORKSTATION)
+    state_file = settings.data_dir / STATE_FILE
+    server = ThreadServer(server_db.url).start()
+    try:
+        record(audit_log, 5, clock)
+        assert make_sync(server.url, token).sync_once().phase is SyncPhase.SYNCED
+        pinned = state_file.read_bytes()
+        server.stop()
+        server.checkpoint_key = tmp_path / "another-key.pem"  # same database, port, URL
+        server.start()
+        record(audit_log, 2, clock)
+        sync = make_sync(server.url, token)
+        state = sync.sync_once()
+        assert sync.sync_once().phase is SyncPhase.REJECTED  # it stays stopped
+    finally:
+        server.stop()
+    assert state.phase is SyncPhase.REJECTED and state.rejected_seq is None
+    assert state.text(clock()) == "server rejected: the server's checkpoint key changed"
+    assert "delete" in state.detail and str(state_file) in state.detail
+    assert state.pending == 2
+    assert state_file.read_bytes() == pinned  # nothing stored
+    assert server_db.head(WORKSTATION)[0] == 5  # nothing sent
+
+
+def test_a_server_rolled_back_to_a_backup_is_rejected(
+    audit_log, clock, server_db, make_sync, settings, tmp_path
+):
+    """The server's database replaced by an older copy: it no longer holds what it signed."""
+    token = server_db.register(WORKSTATION)
+    state_file = settings.data_dir / STATE_FILE
     database_file = Path(str(make_url(server_db.url).database))
     server = ThreadServer(server_db.url).start()
     record(audit_log, 10, clock)
@@ -333,16 +424,23 @@ def test_a_server_restored_from_a_backup_gets_the_lost_events_again(
     assert make_sync(server.url, token).sync_once().acknowledged_seq == 30
     server.stop()
     server_db.engine.dispose()
+    signed = state_file.read_bytes()
     shutil.copy(tmp_path / "backup.sqlite3", database_file)  # the server loses events 11-30
     assert server_db.head(WORKSTATION)[0] == 10
     server.start()
     try:
-        restored = make_sync(server.url, token).sync_once()
+        record(audit_log, 1, clock)
+        rolled_back = make_sync(server.url, token).sync_once()
     finally:
         server.stop()
-    assert restored.phase is SyncPhase.SYNCED
-    assert (restored.stored, restored.already_stored) == (20, 0)
-    assert_server_holds_exactly_the_local_log(server_db, settings.audit_db)
+    assert rolled_back.phase is SyncPhase.REJECTED
+    assert rolled_back.text(clock()) == (
+        "server rejected: the server's copy does not extend its last checkpoint: forked or "
+        "rolled back"
+    )
+    assert "checkpoint of 30 events" in rolled_back.detail and "now holds 10" in rolled_back.detail
+    assert rolled_back.stored == 0 and server_db.head(WORKSTATION)[0] == 10  # nothing re-sent
+    assert state_file.read_bytes() == signed  # nothing stored
 
 
 def other_log(directory: Path, count: int) -> AuditLog:
