@@ -446,9 +446,7 @@ class CameraIndex:
         mid-latitudes (L² tan φ / 8R). Points exactly on an edge may fall either side.
         """
         corners = _polygon_corners(ring)
-        centre = corners.sum(axis=0)
-        centre_lat = math.degrees(math.atan2(centre[2], math.hypot(centre[0], centre[1])))
-        centre_lon = math.degrees(math.atan2(centre[1], centre[0]))
+        centre_lat, centre_lon = _centre_of(corners)
         east, north, up = _frame(centre_lat, centre_lon)
         reach_m = float(_arc_m(corners @ east, corners @ north, corners @ up).max())
         if reach_m > MAX_RADIUS_M:
@@ -542,6 +540,18 @@ def _nearest_first(distance: FloatArray, inside: KeyArray) -> KeyArray:
     keys = np.sort((scaled << place_bits) | np.arange(len(inside)))
     ordered: KeyArray = inside[keys & ((1 << place_bits) - 1)]
     return ordered
+
+
+def polygon_centre(ring: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """(lat, lon) of the middle of a polygon's corners on the sphere: where its search starts,
+    and where distances are measured from when no incident says otherwise."""
+    return _centre_of(_polygon_corners(ring))
+
+
+def _centre_of(corners: FloatArray) -> tuple[float, float]:
+    centre = corners.sum(axis=0)
+    latitude = math.degrees(math.atan2(centre[2], math.hypot(centre[0], centre[1])))
+    return latitude, math.degrees(math.atan2(centre[1], centre[0]))
 
 
 def _polygon_corners(ring: Sequence[tuple[float, float]]) -> FloatArray:

@@ -13,14 +13,13 @@ may share it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from app.models.audit_chain import AuditEventType, DetailValue
 from app.models.camera import CameraTier
-from app.models.geo_index import CameraIndex
+from app.models.geo_index import CameraIndex, polygon_centre
 from app.models.geofence import Geofence, GeofenceCircle
 from app.models.policy import ActorFacts, Purpose, PurposeKind, decide
 from app.models.sharing_policy import PolicyError
@@ -142,13 +141,7 @@ def reference_point(fence: Geofence, incident: IncidentRow | None) -> tuple[floa
         return fence.latitude, fence.longitude
     if incident is not None:
         return incident.latitude, incident.longitude
-    x = y = z = 0.0
-    for lat, lon in fence.points:
-        phi, lam = math.radians(lat), math.radians(lon)
-        x += math.cos(phi) * math.cos(lam)
-        y += math.cos(phi) * math.sin(lam)
-        z += math.sin(phi)
-    return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))
+    return polygon_centre(fence.points)
 
 
 def search_geofence(

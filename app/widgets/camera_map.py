@@ -53,6 +53,7 @@ from app.models.web_mercator import (
     metres_per_pixel,
     scale_factor,
     to_mercator,
+    to_mercator_arrays,
     to_wgs84,
 )
 from app.services.basemap import (
@@ -380,9 +381,11 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
             centre = to_mercator(fence.latitude, fence.longitude)
             half_width = half_height = fence.radius_m * scale_factor(fence.latitude)
         else:
-            xs, ys = zip(*(to_mercator(lat, lon) for lat, lon in fence.points), strict=True)
-            centre = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
-            half_width, half_height = (max(xs) - min(xs)) / 2, (max(ys) - min(ys)) / 2
+            xs, ys = to_mercator_arrays(
+                [lat for lat, _ in fence.points], [lon for _, lon in fence.points]
+            )
+            centre = ((xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2)
+            half_width, half_height = (xs.max() - xs.min()) / 2, (ys.max() - ys.min()) / 2
         width = max(self.view_box.width() - 2 * FIT_MARGIN_PX, 50)
         height = max(self.view_box.height() - 2 * FIT_MARGIN_PX, 50)
         metres = max(2 * half_width / width, 2 * half_height / height, metres_per_pixel(MAX_ZOOM))

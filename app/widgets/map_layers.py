@@ -45,6 +45,7 @@ from app.models.web_mercator import (
     scale_factor,
     tiles_covering,
     to_mercator,
+    to_mercator_arrays,
     zoom_for,
 )
 from app.services.basemap import Pixels, StreetMap
@@ -741,10 +742,8 @@ class GeofenceLayer(_Layer):
     def _screen_points(
         self, points: Sequence[tuple[float, float]], frame: MapFrame
     ) -> list[QPointF]:
-        projected = [to_mercator(lat, lon) for lat, lon in points]
-        px, py = frame.to_px(
-            np.array([p[0] for p in projected]), np.array([p[1] for p in projected])
-        )
+        x, y = to_mercator_arrays([lat for lat, _ in points], [lon for _, lon in points])
+        px, py = frame.to_px(x, y)
         return [QPointF(a, b) for a, b in zip(px, py, strict=True)]
 
     def draw(self, painter: QPainter, frame: MapFrame) -> None:
