@@ -7,13 +7,14 @@ time, and some name types local to ``api_router``.
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import checkpoint as checkpoints
@@ -25,8 +26,10 @@ from server.config import ServerSettings
 from server.event_intake import Head, UnknownWorkstation, accept_batch
 from server.event_trees import EventTrees
 from server.models import ApiToken, ReceivedAuditEvent, TokenRole, Workstation
+from server.registry import owned_events, ownerships
 from server.schemas import (
     MAX_SEQ,
+    NO_NUL,
     WORKSTATION_ID,
     BatchAcknowledgement,
     ChainPosition,
@@ -60,7 +63,28 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorMessage, "description": "no token, or an unknown, expired or revoked one"},
     403: {"model": ErrorMessage, "description": "the token may not do this"},
 }
+# FastAPI answers 400 itself, before validation, when a body cannot be decoded at all.
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "the body is not JSON in UTF-8"},
+}
 PathWorkstation = Annotated[str, Path(pattern=WORKSTATION_ID, examples=["rtcc-ws-03"])]
+PathOwner = Annotated[str, Path(min_length=1, max_length=64, pattern=NO_NUL, examples=["own-017"])]
+TextFilter = Annotated[str | None, Query(pattern=NO_NUL)]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    """The query parameters that narrow an event query (all optional, all combined)."""
+
+    camera: TextFilter = None
+    actor: TextFilter = None
+    incident: TextFilter = None
+    workstation: Annotated[
+        str | None, Query(pattern=NO_NUL, description="the uploading workstation")
+    ] = None
+    event_type: TextFilter = None
+    since: Annotated[datetime | None, Query(description="workstation time, inclusive")] = None
+    until: Annotated[datetime | None, Query(description="workstation time, exclusive")] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +117,7 @@ def _token_info(token: ApiToken) -> dict[str, Any]:
         "id": token.id,
         "role": token.role,
         "workstation_id": token.workstation_id,
+        "owner_id": token.owner_id,
         "name": token.name,
         "created_at": token.created_at,
         "expires_at": token.expires_at,
@@ -182,13 +207,12 @@ def _aware(name: str, moment: datetime | None) -> datetime | None:
     return moment
 
 
-def api_router(context: ServerContext) -> APIRouter:
-    router = APIRouter(prefix="/v1")
+def token_dependency(context: ServerContext) -> Callable[..., ApiToken]:
+    """The dependency that authenticates a request's bearer token (401 when it does not)."""
     bearer = HTTPBearer(
         auto_error=False, description="a token issued by the server's administrator"
     )
-    sessions, settings, clock = context.sessions, context.settings, context.clock
-    signer, trees = context.signer, context.trees
+    sessions, clock = context.sessions, context.clock
 
     def presented_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -196,7 +220,14 @@ def api_router(context: ServerContext) -> APIRouter:
         with sessions() as session:
             return authenticate(session, credentials.credentials if credentials else None, clock())
 
-    Token = Annotated[ApiToken, Depends(presented_token)]
+    return presented_token
+
+
+def api_router(context: ServerContext) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+    sessions, settings, clock = context.sessions, context.settings, context.clock
+    signer, trees = context.signer, context.trees
+    Token = Annotated[ApiToken, Depends(token_dependency(context))]
 
     @router.post(
         "/workstations/{workstation_id}/events",
@@ -204,6 +235,7 @@ def api_router(context: ServerContext) -> APIRouter:
         summary="Upload the next events of a workstation's audit chain",
         responses={
             **AUTH_ERRORS,
+            **BODY_ERRORS,
             409: {
                 "model": ChainRejection,
                 "description": "the batch does not continue the chain (broken_chain: an event "
@@ -288,6 +320,11 @@ def api_router(context: ServerContext) -> APIRouter:
         )
 
     def readable(token: ApiToken, workstation_id: str, what: str) -> None:
+        if token.role == TokenRole.OWNER:
+            raise TokenRejected(
+                f"an owner token reads only its owner's events, not the {what} of a workstation",
+                403,
+            )
         if token.role == TokenRole.WORKSTATION and token.workstation_id != workstation_id:
             raise TokenRejected(
                 f"this token belongs to workstation {token.workstation_id}; it cannot read "
@@ -438,39 +475,27 @@ def api_router(context: ServerContext) -> APIRouter:
                 )
             return _position(workstation)
 
-    @router.get(
-        "/events",
-        response_model=EventPage,
-        summary="Query received events (supervisors)",
-        responses={**AUTH_ERRORS, 422: {"description": "a bad filter or cursor"}},
-    )
-    def query_events(
-        token: Token,
-        camera: str | None = None,
-        actor: str | None = None,
-        incident: str | None = None,
-        workstation: Annotated[str | None, Query(description="the uploading workstation")] = None,
-        event_type: str | None = None,
-        since: Annotated[datetime | None, Query(description="workstation time, inclusive")] = None,
-        until: Annotated[datetime | None, Query(description="workstation time, exclusive")] = None,
-        limit: Annotated[int, Query(ge=1, le=settings.max_page_size)] = 100,
-        cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
+    def event_page(
+        scope: ColumnElement[bool] | None,
+        filters: EventFilters,
+        limit: int,
+        cursor: str | None,
     ) -> EventPage:
-        """Events in workstation-time order (then arrival order), a page at a time."""
-        require_role(token, TokenRole.SUPERVISOR)
         query = select(ReceivedAuditEvent)
+        if scope is not None:
+            query = query.where(scope)
         for column, value in (
-            (ReceivedAuditEvent.camera_id, camera),
-            (ReceivedAuditEvent.actor, actor),
-            (ReceivedAuditEvent.incident, incident),
-            (ReceivedAuditEvent.workstation_id, workstation),
-            (ReceivedAuditEvent.event_type, event_type),
+            (ReceivedAuditEvent.camera_id, filters.camera),
+            (ReceivedAuditEvent.actor, filters.actor),
+            (ReceivedAuditEvent.incident, filters.incident),
+            (ReceivedAuditEvent.workstation_id, filters.workstation),
+            (ReceivedAuditEvent.event_type, filters.event_type),
         ):
             if value is not None:
                 query = query.where(column == value)
-        if (start := _aware("since", since)) is not None:
+        if (start := _aware("since", filters.since)) is not None:
             query = query.where(ReceivedAuditEvent.time >= start)
-        if (end := _aware("until", until)) is not None:
+        if (end := _aware("until", filters.until)) is not None:
             query = query.where(ReceivedAuditEvent.time < end)
         if cursor is not None:
             after_time, after_id = _decode_cursor(cursor)
@@ -490,6 +515,56 @@ def api_router(context: ServerContext) -> APIRouter:
             next_cursor=_encode_cursor(rows[-1]) if more else None,
         )
 
+    PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]
+    Cursor = Annotated[str | None, Query(description="next_cursor of the page before")]
+
+    @router.get(
+        "/events",
+        response_model=EventPage,
+        summary="Query received events (supervisors)",
+        responses={**AUTH_ERRORS, 422: {"description": "a bad filter or cursor"}},
+    )
+    def query_events(
+        token: Token,
+        filters: Annotated[EventFilters, Depends()],
+        limit: PageSize = 100,
+        cursor: Cursor = None,
+    ) -> EventPage:
+        """Events in workstation-time order (then arrival order), a page at a time."""
+        require_role(token, TokenRole.SUPERVISOR)
+        return event_page(None, filters, limit, cursor)
+
+    @router.get(
+        "/owners/{owner_id}/events",
+        response_model=EventPage,
+        summary="The events about an owner's cameras (that owner, or supervisors)",
+        responses={**AUTH_ERRORS, 422: {"description": "a bad filter or cursor"}},
+    )
+    def owner_events(
+        owner_id: PathOwner,
+        token: Token,
+        filters: Annotated[EventFilters, Depends()],
+        limit: PageSize = 100,
+        cursor: Cursor = None,
+    ) -> EventPage:
+        """The events about cameras while they belonged to this owner in the server's registry.
+
+        A camera's first owner sees its events from the beginning; after the registry gives
+        it to another owner, the events from that change on (workstation time against the
+        server's time of the change) are the new owner's. Filters and paging as for
+        ``GET /v1/events``. An owner token reads only its own owner's events.
+        """
+        require_role(token, TokenRole.OWNER, TokenRole.SUPERVISOR)
+        if token.role == TokenRole.OWNER and token.owner_id != owner_id:
+            raise TokenRejected(
+                f"this token belongs to owner {token.owner_id}; it cannot read the events of "
+                f"owner {owner_id}",
+                403,
+            )
+        with sessions() as session:
+            scope = owned_events(ownerships(session, owner_id))
+        return event_page(scope, filters, limit, cursor)
+
     @router.get(
         "/workstations",
         response_model=list[WorkstationInfo],
@@ -507,7 +582,7 @@ def api_router(context: ServerContext) -> APIRouter:
         response_model=WorkstationInfo,
         status_code=status.HTTP_201_CREATED,
         summary="Register a workstation (administrators)",
-        responses={**AUTH_ERRORS, 409: {"model": ErrorMessage}},
+        responses={**AUTH_ERRORS, **BODY_ERRORS, 409: {"model": ErrorMessage}},
     )
     def register(registration: WorkstationRegistration, token: Token) -> WorkstationInfo:
         require_role(token, TokenRole.ADMIN)
@@ -520,7 +595,12 @@ def api_router(context: ServerContext) -> APIRouter:
         except RegistryConflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
-    def _issue(request: TokenRequest, role: TokenRole, workstation_id: str | None) -> IssuedToken:
+    def _issue(
+        request: TokenRequest,
+        role: TokenRole,
+        workstation_id: str | None = None,
+        owner_id: str | None = None,
+    ) -> IssuedToken:
         days = request.expires_in_days or settings.default_token_days
         with sessions.begin() as session:
             issued = issue_token(
@@ -529,6 +609,7 @@ def api_router(context: ServerContext) -> APIRouter:
                 clock(),
                 timedelta(days=days),
                 workstation_id=workstation_id,
+                owner_id=owner_id,
                 name=request.name,
             )
             return IssuedToken(**_token_info(issued.token), token=issued.secret)
@@ -538,7 +619,7 @@ def api_router(context: ServerContext) -> APIRouter:
         response_model=IssuedToken,
         status_code=status.HTTP_201_CREATED,
         summary="Issue a workstation's upload token (administrators)",
-        responses={**AUTH_ERRORS, 404: {"model": ErrorMessage}},
+        responses={**AUTH_ERRORS, **BODY_ERRORS, 404: {"model": ErrorMessage}},
     )
     def issue_workstation_token(
         workstation_id: PathWorkstation, request: TokenRequest, token: Token
@@ -554,11 +635,25 @@ def api_router(context: ServerContext) -> APIRouter:
         response_model=IssuedToken,
         status_code=status.HTTP_201_CREATED,
         summary="Issue a supervisor or administrator token (administrators)",
-        responses=AUTH_ERRORS,
+        responses={**AUTH_ERRORS, **BODY_ERRORS},
     )
     def issue_user_token(request: UserTokenRequest, token: Token) -> IssuedToken:
         require_role(token, TokenRole.ADMIN)
-        return _issue(request, TokenRole(request.role), None)
+        return _issue(request, TokenRole(request.role))
+
+    @router.post(
+        "/owners/{owner_id}/tokens",
+        response_model=IssuedToken,
+        status_code=status.HTTP_201_CREATED,
+        summary="Issue a camera owner's token, to read their cameras' events (administrators)",
+        responses={**AUTH_ERRORS, **BODY_ERRORS, 404: {"model": ErrorMessage}},
+    )
+    def issue_owner_token(owner_id: PathOwner, request: TokenRequest, token: Token) -> IssuedToken:
+        require_role(token, TokenRole.ADMIN)
+        try:
+            return _issue(request, TokenRole.OWNER, owner_id=owner_id)
+        except RegistryConflict as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
     @router.post(
         "/tokens/{token_id}/revoke",

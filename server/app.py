@@ -18,6 +18,7 @@ from server.config import ServerSettings
 from server.database import create_server_engine, migrate, session_factory
 from server.event_intake import ChainRejected, MalformedEvent
 from server.event_trees import EventTrees, StoredEventsDamaged
+from server.registry_api import registry_router
 from server.schemas import ChainPosition, ChainRejection
 from server.tokens import TokenRejected
 
@@ -35,6 +36,21 @@ event `seq`'s chain hash). Every acknowledgement carries a checkpoint of that tr
 the server's Ed25519 key (`GET /v1/checkpoint-key`), inclusion proofs for the batch, and on
 request a consistency proof from the client's last checkpoint, so a client can tell if the
 server's copy of its log was forked, rewritten or rolled back.
+
+**Camera registry.** The server is where camera registrations and owners' sharing policies come
+from. Administrators write owners, cameras and policies (`PUT /v1/registry/...`, or a whole
+registry file with `POST /v1/registry/import`, all or nothing); the bodies are the objects of
+Beacon's registry file format and are checked by the same rules as the workstation's import
+(stream URLs with credentials are refused and shown redacted). A record equal to the stored one
+changes nothing; a policy whose terms (mode, time zone, windows) differ from the current ones
+gets the next policy version, and revoking is a policy with mode `revoked`. Every change is
+appended to a change log under a strictly increasing `version`; workstations pull it with
+`GET /v1/registry/changes?after=V` (from 0: the whole history) and keep the last version they
+applied. Versions become visible in order, so nothing is skipped.
+
+**Owners.** An owner token (`POST /v1/owners/{owner_id}/tokens`) reads
+`GET /v1/owners/{owner_id}/events` for its own owner only: the events about the cameras the
+registry gives that owner, for the time they had them. Supervisors may read any owner's.
 """
 
 
@@ -123,4 +139,5 @@ def create_app(
         return JSONResponse({"detail": str(exc)}, 422)
 
     application.include_router(api_router(context))
+    application.include_router(registry_router(context))
     return application

@@ -1,11 +1,13 @@
 """``python -m server``: run the sync server, migrate its database, manage workstations and tokens.
 
     python -m server --db-url URL --host 127.0.0.1 --port 8470          (serve is the default)
+    python -m server --host 0.0.0.0 --certfile cert.pem --keyfile key.pem       (HTTPS)
     python -m server register-workstation ws-03 --db-url URL            (prints its token)
     python -m server issue-token --role supervisor --name "J. Doe" --db-url URL
     python -m server revoke-token 7 --db-url URL
     python -m server migrate --db-url URL
     python -m server show-key                      (the public key that verifies checkpoints)
+    python -m server registry import registry.json --db-url URL      (owners, cameras, policies)
 
 The database URL comes from ``--db-url``, else ``BEACON_SERVER_DB_URL``, else an SQLite file in
 the user's data directory. The checkpoint signing key (Ed25519, PEM) is read from
@@ -16,8 +18,10 @@ data directory; ``serve`` and ``show-key`` make it there (mode 0600) if it does 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import ssl
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
@@ -32,6 +36,14 @@ from server.clock import utc_now
 from server.config import ServerSettings
 from server.database import ServerDatabaseError, create_server_engine, migrate, session_factory
 from server.models import TokenRole
+from server.registry import (
+    ChangeLog,
+    RegistryProblem,
+    RegistryRejected,
+    import_registry,
+    problems_from_validation,
+)
+from server.schemas import RegistryImport
 from server.tokens import IssuedSecret, RegistryConflict, issue_token, register_workstation
 from server.tokens import revoke_token as revoke_stored_token
 
@@ -43,6 +55,7 @@ COMMANDS = (
     "issue-token",
     "revoke-token",
     "show-key",
+    "registry",
 )
 DEFAULT_PORT = 8470
 
@@ -90,8 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[database, key], help="run the server (default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
-    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
-    serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--certfile",
+        "--ssl-certfile",
+        dest="certfile",
+        type=Path,
+        help="serve HTTPS with this certificate (PEM, with its chain); needs --keyfile",
+    )
+    serve.add_argument(
+        "--keyfile", "--ssl-keyfile", dest="keyfile", type=Path, help="its private key (PEM)"
+    )
     serve.add_argument("--max-batch-events", type=int)
     serve.add_argument("--max-batch-bytes", type=int)
 
@@ -108,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     issue = commands.add_parser("issue-token", parents=[database, lifetime], help="issue a token")
     issue.add_argument("--role", choices=[role.value for role in TokenRole], required=True)
     issue.add_argument("--workstation", help="the workstation of a workstation token")
+    issue.add_argument("--owner", help="the owner (in the server's registry) of an owner token")
 
     revoke = commands.add_parser("revoke-token", parents=[database], help="revoke a token")
     revoke.add_argument("token_id", type=int)
@@ -115,6 +137,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "show-key", parents=[key], help="print the public key that verifies checkpoints"
     )
+
+    registry = commands.add_parser("registry", help="the camera registry workstations pull")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    load = registry_commands.add_parser(
+        "import",
+        parents=[database],
+        help="import a registry file (JSON, docs/registry-format.md), all or nothing",
+    )
+    load.add_argument("file", type=Path)
     return parser
 
 
@@ -140,16 +171,46 @@ def _serve(args: argparse.Namespace, db_url: str) -> int:
     settings = ServerSettings(
         **limits, checkpoint_key_file=args.checkpoint_key or default_checkpoint_key()
     )
+    _check_tls(args.certfile, args.keyfile, args.host)
     application = create_app(db_url, settings=settings)
     uvicorn.run(
         application,
         host=args.host,
         port=args.port,
-        ssl_certfile=args.ssl_certfile,
-        ssl_keyfile=args.ssl_keyfile,
+        ssl_certfile=args.certfile,
+        ssl_keyfile=args.keyfile,
         log_level="info",
     )
     return 0
+
+
+class TlsSetupError(Exception):
+    """The certificate or key cannot serve HTTPS; the message says which and why."""
+
+
+def _check_tls(certfile: Path | None, keyfile: Path | None, host: str) -> None:
+    """Refuse a half or unusable TLS set-up before serving, in words rather than a trace."""
+    if certfile is None and keyfile is None:
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning(
+                "serving plain HTTP on %s: workstation tokens travel in the clear; give "
+                "--certfile and --keyfile to serve HTTPS",
+                host,
+            )
+        return
+    if certfile is None or keyfile is None:
+        raise TlsSetupError("HTTPS needs both --certfile and --keyfile")
+    for path in (certfile, keyfile):
+        if not path.is_file():
+            raise TlsSetupError(f"{path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsSetupError(
+            f"the certificate {certfile} and key {keyfile} cannot serve HTTPS ({exc}): give a "
+            "PEM certificate and its matching, unencrypted private key"
+        ) from None
+    log.info("serving HTTPS with the certificate %s", certfile)
 
 
 def _administer(args: argparse.Namespace, db_url: str) -> int:
@@ -178,7 +239,13 @@ def _administer(args: argparse.Namespace, db_url: str) -> int:
             elif args.command == "issue-token":
                 role = TokenRole(args.role)
                 issued = issue_token(
-                    session, role, now, days, workstation_id=args.workstation, name=args.name
+                    session,
+                    role,
+                    now,
+                    days,
+                    workstation_id=args.workstation,
+                    owner_id=args.owner,
+                    name=args.name,
                 )
                 _print_token(issued)
             else:
@@ -200,6 +267,43 @@ def _show_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_registry(path: Path, db_url: str) -> int:
+    """Exit 0 imported (also when nothing changed), 1 invalid rows (nothing imported), 2 the
+    file cannot be read; as ``beacon registry import`` on a workstation."""
+    try:
+        document = RegistryImport.model_validate(json.loads(path.read_text(encoding="utf-8-sig")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        print(f"error: {path} cannot be read as a JSON registry file: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        return _print_problems(path, problems_from_validation(exc.errors()))
+    engine = create_server_engine(db_url)
+    try:
+        migrate(engine)
+        with session_factory(engine).begin() as session:
+            log = ChangeLog(session, utc_now())
+            counts = import_registry(log, document.owners, document.cameras, document.policies)
+            latest = log.latest_version
+    except RegistryRejected as exc:
+        return _print_problems(path, exc.problems)
+    finally:
+        engine.dispose()
+    print(
+        f"{path}: owners {counts.owners_created} new, {counts.owners_updated} updated; cameras "
+        f"{counts.cameras_created} new, {counts.cameras_updated} updated; "
+        f"{counts.policy_versions_added} policy versions added; {counts.unchanged} records "
+        f"unchanged; registry version {latest}"
+    )
+    return 0
+
+
+def _print_problems(path: Path, problems: Sequence[RegistryProblem]) -> int:
+    for problem in problems:
+        print(f"{path}: {problem}", file=sys.stderr)
+    print(f"error: {path} has invalid rows; nothing was imported", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] not in {*COMMANDS, "-h", "--help"}:
@@ -214,8 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_url = args.db_url or default_db_url()
         if args.command == "serve":
             return _serve(args, db_url)
+        if args.command == "registry":
+            return _import_registry(args.file, db_url)
         return _administer(args, db_url)
-    except (ServerDatabaseError, RegistryConflict, CheckpointKeyError) as exc:
+    except (ServerDatabaseError, RegistryConflict, CheckpointKeyError, TlsSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

@@ -9,16 +9,17 @@ byte-identical to the stored ones: then they are skipped, otherwise the batch is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.models.audit_chain import canonical_bytes, verify_chain
+from app.models.audit_chain import canonical_bytes, chain_hash
+from app.models.base import UtcDateTime
 from app.models.policy import PurposeKind
 from server.models import ReceivedAuditEvent, Workstation
 from server.schemas import UploadedEvent
@@ -74,6 +75,7 @@ class _Decoded:
     canonical: bytes
     hash: bytes
     prev_hash: bytes
+    moment: datetime
 
 
 def _decode(event: UploadedEvent) -> _Decoded:
@@ -83,7 +85,13 @@ def _decode(event: UploadedEvent) -> _Decoded:
         raise MalformedEvent(
             f"event {event.seq} cannot be encoded canonically ({exc.__class__.__name__})"
         ) from exc
-    return _Decoded(event, canonical, bytes.fromhex(event.hash), bytes.fromhex(event.prev_hash))
+    return _Decoded(
+        event,
+        canonical,
+        bytes.fromhex(event.hash),
+        bytes.fromhex(event.prev_hash),
+        event.moment,
+    )
 
 
 def _column_text(value: str | None) -> str | None:
@@ -152,48 +160,139 @@ def _check_known(session: Session, workstation_id: str, known: list[_Decoded], h
             )
 
 
-def _check_new(new: list[_Decoded], head: Head) -> None:
-    """Each new event must name the hash before it and hash to what it says."""
-    previous = head.hash
-    for item in new:
-        if item.prev_hash != previous:
-            seq = item.event.seq
-            if seq == head.seq + 1:
-                raise ChainRejected(
-                    "fork",
-                    seq,
-                    f"event {seq} follows an event {head.seq} with hash {item.prev_hash.hex()}, "
-                    f"but the server acknowledged event {head.seq} with hash {head.hash.hex()}: "
-                    "the workstation's log has forked from what it sent; nothing was stored",
-                    head,
-                )
+class _Batch:
+    """The uploaded events, each decoded (canonical bytes, hashes) once, when first needed."""
+
+    def __init__(self, events: Sequence[UploadedEvent]) -> None:
+        self.events = events
+        self._decoded: list[_Decoded] = []
+
+    def decoded(self, index: int) -> _Decoded:
+        while len(self._decoded) <= index:
+            self._decoded.append(_decode(self.events[len(self._decoded)]))
+        return self._decoded[index]
+
+
+def _check_new(item: _Decoded, previous: bytes, head: Head) -> None:
+    """A new event must name the hash before it (``previous``) and hash to what it says."""
+    seq = item.event.seq
+    if item.prev_hash != previous:
+        if seq == head.seq + 1:
             raise ChainRejected(
-                "broken_chain",
+                "fork",
                 seq,
-                f"event {seq} gives prev_hash {item.prev_hash.hex()}, which is not the hash of "
-                f"event {seq - 1}; nothing was stored",
+                f"event {seq} follows an event {head.seq} with hash {item.prev_hash.hex()}, "
+                f"but the server acknowledged event {head.seq} with hash {head.hash.hex()}: "
+                "the workstation's log has forked from what it sent; nothing was stored",
                 head,
             )
-        previous = item.hash
-    if not new:
-        return
-    verdict = verify_chain(
-        ((item.event.seq, item.canonical, item.hash) for item in new),
-        first_seq=new[0].event.seq,
-        previous=head.hash,
-    )
-    if not verdict.intact:
-        assert verdict.first_bad_seq is not None
         raise ChainRejected(
             "broken_chain",
-            verdict.first_bad_seq,
-            f"{verdict.problem} (forged or damaged); nothing of the batch was stored",
+            seq,
+            f"event {seq} gives prev_hash {item.prev_hash.hex()}, which is not the hash of "
+            f"event {seq - 1}; nothing was stored",
+            head,
+        )
+    if chain_hash(previous, seq, item.canonical) != item.hash:
+        raise ChainRejected(
+            "broken_chain",
+            seq,
+            f"event {seq} does not match its hash (forged or damaged); nothing of the batch "
+            "was stored",
             head,
         )
 
 
+EVENTS = cast(Table, ReceivedAuditEvent.__table__)
+# The columns an accepted event fills, with their PostgreSQL types for a binary COPY.
+STORED_COLUMNS = {
+    "workstation_id": "varchar",
+    "seq": "int8",
+    "record": "bytea",
+    "hash": "bytea",
+    "prev_hash": "bytea",
+    "time": "timestamp",
+    "received_at": "timestamp",
+    "event_type": "varchar",
+    "actor": "varchar",
+    "camera_id": "varchar",
+    "incident": "varchar",
+}
+_COPY_EVENTS = f"COPY {EVENTS.name} ({', '.join(STORED_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+# workstation_id, seq, record, hash, prev_hash, time, received_at, and the query columns
+StoredRow = tuple[
+    str,
+    int,
+    bytes,
+    bytes,
+    bytes,
+    datetime,
+    datetime,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+]
+
+
+def _checked_rows(
+    workstation_id: str, batch: _Batch, first_new: int, head: Head, now: datetime
+) -> Iterator[StoredRow]:
+    """The rows of the batch's new events, each checked against the chain before it is given
+    out (a rejection ends the iteration with ChainRejected)."""
+    previous = head.hash
+    for index in range(first_new, len(batch.events)):
+        item = batch.decoded(index)
+        _check_new(item, previous, head)
+        previous = item.hash
+        event = item.event
+        yield (
+            workstation_id,
+            event.seq,
+            item.canonical,
+            item.hash,
+            item.prev_hash,
+            item.moment,
+            now,
+            _column_text(event.event_type),
+            _column_text(event.actor),
+            _column_text(event.camera_id),
+            _column_text(incident_of(event)),
+        )
+
+
+def _store(session: Session, rows: Iterator[StoredRow], now: datetime) -> None:
+    """Insert checked rows, received at ``now``, in the batch's transaction; a rejection rolls
+    back what was sent.
+
+    On PostgreSQL with one COPY, several times faster there than an executemany of INSERTs,
+    and streamed: the database indexes the rows sent so far while the next ones are checked.
+    Elsewhere with one executemany.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
+        connection.execute(
+            insert(EVENTS), [dict(zip(STORED_COLUMNS, row, strict=True)) for row in rows]
+        )
+        return
+    # COPY bypasses SQLAlchemy's bind processing: the times go in as UtcDateTime stores them.
+    stored_time = UtcDateTime().process_bind_param
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
+            copy.set_types(list(STORED_COLUMNS.values()))
+            received_at = stored_time(now, dialect)
+            for row in rows:
+                copy.write_row((*row[:5], stored_time(row[5], dialect), received_at, *row[7:]))
+    except dialect.loaded_dbapi.Error as exc:
+        # Raised as SQLAlchemy raises the driver's errors, so both paths are retried alike.
+        raise DBAPIError.instance(_COPY_EVENTS, None, exc, dialect.loaded_dbapi.Error) from exc
+
+
 def _accept_once(
-    session: Session, workstation_id: str, decoded: list[_Decoded], now: datetime
+    session: Session, workstation_id: str, batch: _Batch, now: datetime
 ) -> Acknowledgement:
     workstation = session.scalar(
         select(Workstation).where(Workstation.id == workstation_id).with_for_update()
@@ -201,50 +300,32 @@ def _accept_once(
     if workstation is None:
         raise UnknownWorkstation(workstation_id)
     head = Head(workstation.head_seq, bytes(workstation.head_hash))
-    _check_order([item.event for item in decoded], head)
-    known = [item for item in decoded if item.event.seq <= head.seq]
-    new = decoded[len(known) :]
+    events = batch.events
+    _check_order(events, head)
+    first_new = min(len(events), max(0, head.seq + 1 - events[0].seq))
+    known = [batch.decoded(index) for index in range(first_new)]
     _check_known(session, workstation_id, known, head)
-    _check_new(new, head)
-    if not new:
+    if first_new == len(events):
         last = known[-1]
         return Acknowledgement(Head(last.event.seq, last.hash), 0, len(known), head, head)
-    session.execute(
-        insert(ReceivedAuditEvent),
-        [
-            {
-                "workstation_id": workstation_id,
-                "seq": item.event.seq,
-                "record": item.canonical,
-                "hash": item.hash,
-                "prev_hash": item.prev_hash,
-                "time": item.event.moment,
-                "received_at": now,
-                "event_type": _column_text(item.event.event_type),
-                "actor": _column_text(item.event.actor),
-                "camera_id": _column_text(item.event.camera_id),
-                "incident": _column_text(incident_of(item.event)),
-            }
-            for item in new
-        ],
-    )
-    last = new[-1]
+    _store(session, _checked_rows(workstation_id, batch, first_new, head, now), now)
+    new_hashes = tuple(batch.decoded(index).hash for index in range(first_new, len(events)))
+    new_head = Head(events[-1].seq, new_hashes[-1])
     moved = session.execute(
         update(Workstation)
         .where(Workstation.id == workstation_id, Workstation.head_seq == head.seq)
-        .values(head_seq=last.event.seq, head_hash=last.hash)
+        .values(head_seq=new_head.seq, head_hash=new_head.hash)
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise _HeadMoved
-    new_head = Head(last.event.seq, last.hash)
     return Acknowledgement(
         new_head,
-        len(new),
+        len(new_hashes),
         len(known),
         previous=head,
         chain_head=new_head,
-        new_hashes=tuple(item.hash for item in new),
+        new_hashes=new_hashes,
     )
 
 
@@ -258,12 +339,16 @@ def accept_batch(
     events: Sequence[UploadedEvent],
     now: datetime,
 ) -> Acknowledgement:
-    """Store ``events`` if they continue the workstation's chain; raise ChainRejected if not."""
-    decoded = [_decode(event) for event in events]
+    """Store ``events`` if they continue the workstation's chain; raise ChainRejected if not.
+
+    Each event is decoded and checked as it goes to the database (inside the transaction, so a
+    rejected batch leaves nothing behind), and only once across the retries.
+    """
+    batch = _Batch(events)
     for attempt in range(ATTEMPTS):
         try:
             with sessions.begin() as session:
-                return _accept_once(session, workstation_id, decoded, now)
+                return _accept_once(session, workstation_id, batch, now)
         except (IntegrityError, OperationalError, _HeadMoved):
             if attempt == ATTEMPTS - 1:
                 raise

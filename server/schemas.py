@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models.audit_chain import DetailValue, parse_time
 from app.models.checkpoint import WORKSTATION_ID_PATTERN
+from app.models.registry_records import CameraRecord, OwnerRecord, PolicyRecord
 
 HEX_HASH = r"^[0-9a-f]{64}$"
 WORKSTATION_ID = WORKSTATION_ID_PATTERN  # the checkpoint encoding relies on it
@@ -24,6 +26,9 @@ _TIME = re.compile(AUDIT_TIME)
 KEY_ID = r"^[0-9a-f]{16}$"
 SIGNATURE = r"^[0-9a-f]{128}$"
 MAX_SEQ = 2**63 - 1
+# PostgreSQL text cannot hold NUL (0x00): text that is stored or compared with stored text
+# must not have one (else the database, not the request, fails).
+NO_NUL = r"^[^\x00]*$"
 
 HexHash = Annotated[str, Field(pattern=HEX_HASH, examples=["0" * 64])]
 WorkstationId = Annotated[str, Field(pattern=WORKSTATION_ID, examples=["rtcc-ws-03"])]
@@ -215,7 +220,7 @@ class EventPage(BaseModel):
 
 class WorkstationRegistration(_Strict):
     id: WorkstationId
-    description: str = Field("", max_length=200)
+    description: str = Field("", max_length=200, pattern=NO_NUL)
 
 
 class WorkstationInfo(ChainPosition):
@@ -224,7 +229,7 @@ class WorkstationInfo(ChainPosition):
 
 
 class TokenRequest(_Strict):
-    name: str = Field("", max_length=100, description="who or what holds it")
+    name: str = Field("", max_length=100, pattern=NO_NUL, description="who or what holds it")
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="lifetime; the server's default when omitted"
     )
@@ -238,6 +243,7 @@ class TokenInfo(BaseModel):
     id: int
     role: str
     workstation_id: str | None
+    owner_id: str | None
     name: str
     created_at: datetime
     expires_at: datetime
@@ -246,3 +252,105 @@ class TokenInfo(BaseModel):
 
 class IssuedToken(TokenInfo):
     token: str = Field(description="the bearer token; shown once, the server keeps only a hash")
+
+
+# --- the camera registry -------------------------------------------------------------------
+# Owner, camera and policy bodies are the workstation's own record models
+# (app.models.registry_records): exactly the objects of docs/registry-format.md.
+
+
+class PolicyUpdate(PolicyRecord):
+    """A camera's new policy terms; the server gives it its version and time."""
+
+    version: SkipJsonSchema[None] = None
+    changed_at: SkipJsonSchema[None] = None
+
+    @field_validator("version", "changed_at", mode="before")
+    @classmethod
+    def _assigned_by_server(cls, _value: object) -> None:
+        raise ValueError(
+            "the server gives a policy its version and time: leave version and changed_at out"
+        )
+
+
+class RegistryImport(BaseModel):
+    """A whole registry file (docs/registry-format.md, JSON), imported all or nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: Literal[1] = 1
+    owners: list[OwnerRecord] = []
+    cameras: list[CameraRecord] = []
+    policies: list[PolicyRecord] = Field(
+        [],
+        description="`version` and `changed_at` are kept only for a camera's first policy; a "
+        "change of terms otherwise adds the current version + 1",
+    )
+    incidents: list[dict[str, Any]] = Field(
+        [], description="must be empty: incidents come from CAD, the server keeps none"
+    )
+
+    @field_validator("incidents")
+    @classmethod
+    def _no_incidents(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if value:
+            raise ValueError(
+                "the server's registry holds no incidents (they come from CAD): leave the "
+                "incidents section out or empty"
+            )
+        return value
+
+
+class RegistryProblemItem(BaseModel):
+    row: str | None = Field(description="the import row, e.g. `cameras row 3`; null for a PUT")
+    field: str
+    problem: str
+
+
+class RegistryRejection(BaseModel):
+    """Why a registry write was refused; nothing of it was stored. Refused stream URLs are
+    shown with their credentials replaced by ``***``."""
+
+    detail: str
+    errors: list[RegistryProblemItem]
+
+
+class RegistryWriteResult(BaseModel):
+    kind: Literal["owner", "camera", "policy"]
+    id: str = Field(description="the owner's or camera's id (a policy's camera)")
+    created: bool = Field(description="the record (or the camera's first policy) is new")
+    changed: bool = Field(description="false: the registry already held exactly this")
+    change_version: int | None = Field(description="the change log version of this write")
+    latest_version: int
+    document: dict[str, Any] = Field(description="the record as stored (a policy's version)")
+
+
+class RegistryImportResult(BaseModel):
+    owners_created: int
+    owners_updated: int
+    cameras_created: int
+    cameras_updated: int
+    policy_versions_added: int
+    unchanged: int
+    latest_version: int
+
+
+class RegistryChangeItem(BaseModel):
+    version: int = Field(description="the change log version, strictly increasing")
+    kind: Literal["owner", "camera", "policy"]
+    id: str = Field(description="the owner's or camera's id (a policy's camera)")
+    document: dict[str, Any] = Field(
+        description="the record after the change, as in docs/registry-format.md; an owner "
+        "with its contact details, a policy with its `version` and `changed_at`"
+    )
+
+
+class RegistryChanges(BaseModel):
+    latest_version: int = Field(
+        description="the newest change version; no change in `changes` is newer"
+    )
+    changes: list[RegistryChangeItem]
+    more: bool = Field(
+        description="true: more changes up to `latest_version` follow; ask again with "
+        "after = the last change's version"
+    )

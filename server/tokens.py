@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.audit_chain import format_time
-from server.models import ApiToken, TokenRole, Workstation
+from server.models import ApiToken, RegistryOwner, TokenRole, Workstation
 
 TOKEN_PREFIX = "bst_"  # noqa: S105 (a prefix that marks Beacon server tokens, no secret)
 
@@ -62,18 +62,24 @@ def issue_token(
     lifetime: timedelta,
     *,
     workstation_id: str | None = None,
+    owner_id: str | None = None,
     name: str = "",
 ) -> IssuedSecret:
     """A new token; the secret is returned once and never stored."""
     if (role is TokenRole.WORKSTATION) != (workstation_id is not None):
         raise RegistryConflict("a workstation token needs a workstation, other roles none")
+    if (role is TokenRole.OWNER) != (owner_id is not None):
+        raise RegistryConflict("an owner token needs an owner, other roles none")
     if workstation_id is not None and session.get(Workstation, workstation_id) is None:
         raise RegistryConflict(f"no workstation {workstation_id} is registered")
+    if owner_id is not None and session.get(RegistryOwner, owner_id) is None:
+        raise RegistryConflict(f"no owner {owner_id} is in the server's registry")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         token_hash=hash_token(secret),
         role=role.value,
         workstation_id=workstation_id,
+        owner_id=owner_id,
         name=name,
         created_at=now,
         expires_at=now + lifetime,
@@ -117,9 +123,15 @@ def authenticate(session: Session, secret: str | None, now: datetime) -> ApiToke
     return token
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def require_role(token: ApiToken, *roles: TokenRole) -> None:
     if token.role not in {role.value for role in roles}:
         wanted = " or ".join(role.value for role in roles)
         raise TokenRejected(
-            f"this needs a {wanted} token; the token presented is a {token.role} token", 403
+            f"this needs {_article(wanted)} {wanted} token; the token presented is "
+            f"{_article(token.role)} {token.role} token",
+            403,
         )

@@ -5,7 +5,8 @@
   same database on the same port again, signing with the same checkpoint key (set
   ``checkpoint_key`` to another file before ``start()`` for a server whose key changed).
 - ``ProcessServer``: ``python -m server`` in a child process; ``kill()`` is SIGKILL, so a batch
-  can be cut off anywhere, even inside the server's database transaction.
+  can be cut off anywhere, even inside the server's database transaction. Given a
+  ``ServerCertificate`` (a CA and a certificate for 127.0.0.1, made at test time) it serves HTTPS.
 
 Both share ``ServerDatabase``: registering workstations, issuing tokens and reading back what
 the server stored, straight from its database.
@@ -13,7 +14,9 @@ the server stored, straight from its database.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -125,6 +129,13 @@ class ServerDatabase:
         self.engine.dispose()
 
 
+def _temporary_key_file(server: object) -> Path:
+    """Where ``server`` keeps its signing key: a folder of its own, removed with the server."""
+    folder = tempfile.mkdtemp(prefix="beacon-sync-key-")
+    weakref.finalize(server, shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder) / "key.pem"
+
+
 class ThreadServer:
     """The sync server under uvicorn in a thread, on one port for its whole life."""
 
@@ -133,9 +144,7 @@ class ThreadServer:
         self.port = port or free_port()
         self.settings = ServerSettings(**settings)
         # Its own signing key, kept across a stop and a start, never the user's data folder.
-        self.checkpoint_key = self.settings.checkpoint_key_file or (
-            Path(tempfile.mkdtemp(prefix="beacon-sync-key-")) / "key.pem"
-        )
+        self.checkpoint_key = self.settings.checkpoint_key_file or _temporary_key_file(self)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,19 +175,114 @@ class ThreadServer:
         self._server = self._thread = None
 
 
+@dataclass(frozen=True, slots=True)
+class ServerCertificate:
+    """A server certificate for 127.0.0.1 and localhost, signed by a CA made for one test."""
+
+    ca_file: Path  # the CA's certificate: what a client must trust
+    certfile: Path
+    keyfile: Path
+
+    @classmethod
+    def make(cls, folder: Path) -> ServerCertificate:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        now = datetime.now(UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Beacon test CA")])
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        server_key = ec.generate_private_key(ec.SECP256R1())
+        server = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name)
+            .public_key(server_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        x509.DNSName("localhost"),
+                    ]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        made = cls(folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+        made.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+        made.certfile.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+        made.keyfile.write_bytes(
+            server_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return made
+
+
 class ProcessServer:
     """``python -m server`` in a child process, to be killed outright."""
 
-    def __init__(self, db_url: str, port: int | None = None) -> None:
+    def __init__(
+        self, db_url: str, port: int | None = None, tls: ServerCertificate | None = None
+    ) -> None:
         self.db_url = db_url
         self.port = port or free_port()
+        self.tls = tls  # serve HTTPS with this certificate
         self._process: subprocess.Popen[bytes] | None = None
         # Its own signing key, kept across a kill and a restart, never the user's data folder.
-        self.checkpoint_key = Path(tempfile.mkdtemp(prefix="beacon-sync-key-")) / "key.pem"
+        self.checkpoint_key = _temporary_key_file(self)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The running server's process id (the benchmark reads its CPU time)."""
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
 
     def start(self) -> ProcessServer:
         process = subprocess.Popen(
@@ -192,6 +296,11 @@ class ProcessServer:
                 str(self.port),
                 "--checkpoint-key",
                 str(self.checkpoint_key),
+                *(
+                    ["--certfile", str(self.tls.certfile), "--keyfile", str(self.tls.keyfile)]
+                    if self.tls is not None
+                    else []
+                ),
             ],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},

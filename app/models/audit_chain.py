@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 ENCODING_VERSION = 1
 GENESIS_HASH = bytes(32)
 _SEQ = struct.Struct(">Q")
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 DetailValue = str | int | bool | None
 
@@ -49,6 +51,7 @@ class AuditEventType(enum.StrEnum):
     POLICY_CHANGE_SEEN = "policy_change_seen"
     POLICY_EXPLAIN = "policy_explain"
     INSTALL_VERIFIED = "install_verified"
+    STREAM_CHECKED = "stream_checked"  # an install check of a URL or file that is no camera
     AUDIT_READ = "audit_read"
     AUDIT_EXPORT = "audit_export"
     REGISTRY_IMPORT = "registry_import"
@@ -69,6 +72,10 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: str) -> datetime:
+    if _CANONICAL_TIME.fullmatch(text):
+        # The shape format_time writes: fromisoformat reads it alike (same range checks) and
+        # five times faster than strptime, which the sync server calls for every event.
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 

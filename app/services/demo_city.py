@@ -32,12 +32,12 @@ from sqlalchemy.orm import Session
 from app.models.camera import Camera, CameraTier, InstallState, PrivacyMask
 from app.models.incident import IncidentStatus
 from app.models.owner import Owner, OwnerKind
+from app.models.registry_records import parse_window_text
 from app.models.sharing_policy import PolicyMode, SharingPolicy
 from app.models.unit import Unit
 from app.models.user import Role
 from app.services.accounts import create_user
 from app.services.clock import Clock
-from app.services.registry_io import parse_window_text
 from app.services.sqlite_store import REGISTRY, open_database
 
 log = logging.getLogger(__name__)

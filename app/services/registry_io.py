@@ -12,29 +12,36 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models.camera import Camera, CameraTier, InstallState, PrivacyMask, check_privacy_masks
+from app.models.camera import Camera, CameraTier
 from app.models.incident import Incident, IncidentStatus
-from app.models.owner import Owner, OwnerKind
-from app.models.sharing_policy import (
-    PolicyError,
-    PolicyMode,
-    SharingPolicy,
-    WeeklyWindow,
-    parse_windows,
-    zone,
+from app.models.owner import Owner
+from app.models.registry_records import (
+    CAMERA_FIELDS,
+    OWNER_FIELDS,
+    CameraRecord,
+    OwnerRecord,
+    PolicyRecord,
+    RegistryRecord,
+    describe_error,
+    format_windows,
+    lowercase_choice,
+    parse_window_text,  # noqa: F401 (moved there; still importable from here)
+    policy_document,
+    record_document,
+    time_text,
+    window_specs,  # noqa: F401 (moved there; still importable from here)
 )
-from app.models.stream_url import check_stream_url, redact_url
+from app.models.sharing_policy import SharingPolicy
 from app.services.cad_feed import CadRecord, CadRecordError, upsert_incident
 from app.services.clock import Clock
 
@@ -47,225 +54,10 @@ class RegistryFileError(Exception):
     """The file cannot be read as a registry file at all; the message says why."""
 
 
-# --- weekly windows as text ----------------------------------------------------------------
-
-_WINDOW_TEXT = re.compile(r"^([A-Za-z]+)\s+(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})$")
-
-
-def window_specs(windows: Iterable[WeeklyWindow]) -> list[dict[str, str]]:
-    """Windows in their canonical stored form; a whole day is written 00:00-24:00."""
-    return [window.as_dict() for window in windows]
-
-
-def parse_window_text(text: str) -> list[dict[str, str]]:
-    """``"mon 22:00-06:00; fri 18:00-23:30"`` as checked, canonical window specs."""
-    raw = []
-    for piece in text.split(";"):
-        part = piece.strip()
-        if not part:
-            continue
-        match = _WINDOW_TEXT.match(part)
-        if match is None:
-            raise PolicyError(f"window {part!r} is not written like 'mon 22:00-06:00'")
-        day, start, end = match.groups()
-        raw.append({"day": day, "start": start.zfill(5), "end": end.zfill(5)})
-    return window_specs(parse_windows(raw))
-
-
-def format_windows(specs: list[dict[str, str]]) -> str:
-    return "; ".join(f"{spec['day']} {spec['start']}-{spec['end']}" for spec in specs)
-
-
-def _window_key(specs: list[dict[str, str]]) -> list[tuple[int, int, int]]:
-    return sorted((w.day, w.start, w.end) for w in parse_windows(specs))
-
-
 # --- records: one validated row part each --------------------------------------------------
 
 
-def _not_empty(value: str) -> str:
-    if not value:
-        raise ValueError("is empty")
-    return value
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _time_text(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class OwnerRecord(_Record):
-    id: str
-    name: str
-    kind: OwnerKind
-    contact_name: str = ""
-    email: str = ""
-    phone: str = ""
-    time_zone: str
-
-    _kind = field_validator("kind", mode="before")(_lower)
-
-    _required = field_validator("id", "name")(_not_empty)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        zone(value)
-        return value
-
-
-def _in_range(value: float, low: float, high: float) -> float:
-    if not low <= value <= high:
-        raise ValueError(f"{value:g} is outside {low:g}..{high:g}")
-    return value
-
-
-class CameraRecord(_Record):
-    id: str
-    owner_id: str
-    name: str
-    tier: CameraTier
-    latitude: float
-    longitude: float
-    heading_deg: float = 0.0
-    fov_deg: float = 90.0
-    range_m: float = 40.0
-    address: str = ""
-    main_stream_url: str | None = None
-    sub_stream_url: str | None = None
-    privacy_masks: list[PrivacyMask] = []
-    install_state: InstallState = InstallState.UNVERIFIED
-    verified_at: AwareDatetime | None = None
-
-    _enums = field_validator("tier", "install_state", mode="before")(_lower)
-
-    _required = field_validator("id", "owner_id", "name")(_not_empty)
-
-    @field_validator("latitude")
-    @classmethod
-    def _latitude(cls, value: float) -> float:
-        return _in_range(value, -90, 90)
-
-    @field_validator("longitude")
-    @classmethod
-    def _longitude(cls, value: float) -> float:
-        return _in_range(value, -180, 180)
-
-    @field_validator("heading_deg")
-    @classmethod
-    def _heading(cls, value: float) -> float:
-        return _in_range(value, 0, 360)
-
-    @field_validator("fov_deg")
-    @classmethod
-    def _fov(cls, value: float) -> float:
-        if not 0 < value <= 360:
-            raise ValueError(f"{value:g} is outside 0..360 (and must be more than 0)")
-        return value
-
-    @field_validator("range_m")
-    @classmethod
-    def _range(cls, value: float) -> float:
-        if not 0 < value <= 10_000:
-            raise ValueError(f"{value:g} is not a range in metres (more than 0, at most 10000)")
-        return value
-
-    @field_validator("main_stream_url", "sub_stream_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        try:
-            return check_stream_url(value)
-        except ValueError as exc:
-            # Never echo a URL that may carry a password.
-            raise ValueError(f"{exc} (got {redact_url(value or '')!r})") from None
-
-    @field_validator("privacy_masks", mode="before")
-    @classmethod
-    def _masks_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(
-                    f"is not JSON like [[[0.1,0.1],[0.4,0.1],[0.4,0.3]]] ({exc})"
-                ) from None
-        return value
-
-    @field_validator("privacy_masks")
-    @classmethod
-    def _masks(cls, value: list[PrivacyMask]) -> list[PrivacyMask]:
-        return check_privacy_masks(value)
-
-    def problems(self) -> list[tuple[str, str]]:
-        """Checks across fields: (field, problem)."""
-        found = []
-        if self.tier is CameraTier.REGISTERED:
-            for key in ("main_stream_url", "sub_stream_url"):
-                if getattr(self, key) is not None:
-                    found.append((key, "a registered camera has no stream URLs (tier integrated?)"))
-        elif self.main_stream_url is None:
-            found.append(("main_stream_url", "an integrated camera needs its main stream URL"))
-        return found
-
-
-class PolicyRecord(_Record):
-    camera_id: str
-    mode: PolicyMode
-    time_zone: str
-    windows: list[dict[str, str]] = []
-    note: str = ""
-    version: int | None = None
-    changed_at: AwareDatetime | None = None
-
-    _mode = field_validator("mode", mode="before")(_lower)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        zone(value)
-        return value
-
-    @field_validator("windows", mode="before")
-    @classmethod
-    def _windows(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return parse_window_text(value)
-        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
-            return window_specs(parse_windows(value))
-        return value
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, value: int | None) -> int | None:
-        if value is not None and value < 1:
-            raise ValueError("policy versions start at 1")
-        return value
-
-    def problems(self) -> list[tuple[str, str]]:
-        if self.mode is PolicyMode.SCHEDULED and not self.windows:
-            return [("windows", "a scheduled policy needs at least one window")]
-        if self.mode is not PolicyMode.SCHEDULED and self.windows:
-            return [("windows", f"a {self.mode.value} policy takes no windows")]
-        return []
-
-    def same_terms(self, policy: SharingPolicy) -> bool:
-        return (
-            self.mode is policy.mode
-            and self.time_zone == policy.time_zone
-            and _window_key(self.windows) == _window_key(policy.window_specs)
-        )
-
-
-class IncidentRecord(_Record):
+class IncidentRecord(RegistryRecord):
     cad_number: str
     incident_type: str
     priority: int
@@ -277,7 +69,7 @@ class IncidentRecord(_Record):
     emergency: bool = False
     closed_at: AwareDatetime | None = None
 
-    _status = field_validator("status", mode="before")(_lower)
+    _status = field_validator("status", mode="before")(lowercase_choice)
 
     def cad_record(self) -> CadRecord:
         return CadRecord(
@@ -295,7 +87,7 @@ class IncidentRecord(_Record):
 
 
 Part = Literal["owner", "camera", "policy", "incident"]
-MODELS: dict[Part, type[_Record]] = {
+MODELS: dict[Part, type[RegistryRecord]] = {
     "owner": OwnerRecord,
     "camera": CameraRecord,
     "policy": PolicyRecord,
@@ -517,18 +309,6 @@ def _csv_parts(cells: dict[str, str]) -> dict[Part, dict[str, Any]]:
 # --- checking rows -------------------------------------------------------------------------
 
 
-def _describe_error(item: Mapping[str, Any]) -> str:
-    kind, message = item["type"], str(item["msg"])
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "unknown field (check the spelling)"
-    if kind in ("value_error", "assertion_error"):
-        return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    shown = item.get("input")
-    return f"{message[:1].lower()}{message[1:]} (got {shown!r})"
-
-
 @dataclass
 class CheckedRow:
     label: str
@@ -556,7 +336,7 @@ def _validate_part(row: SourceRow, part: Part, raw: dict[str, Any]) -> tuple[Any
         errors = []
         for item in exc.errors():
             name = str(item["loc"][0]) if item["loc"] else "(row)"
-            errors.append(RowError(row.label, row.column(part, name), _describe_error(item)))
+            errors.append(RowError(row.label, row.column(part, name), describe_error(item)))
         return None, errors
 
 
@@ -752,25 +532,6 @@ class ImportCounts:
         )
 
 
-OWNER_FIELDS = ("name", "kind", "contact_name", "email", "phone", "time_zone")
-CAMERA_FIELDS = (
-    "owner_id",
-    "name",
-    "tier",
-    "latitude",
-    "longitude",
-    "heading_deg",
-    "fov_deg",
-    "range_m",
-    "address",
-    "main_stream_url",
-    "sub_stream_url",
-    "privacy_masks",
-    "install_state",
-    "verified_at",
-)
-
-
 def _assign(entity: Any, record: BaseModel, names: Iterable[str]) -> bool:
     """Copy the fields that differ; True when any did."""
     changed = False
@@ -895,28 +656,16 @@ class RegistrySnapshot:
 def export_registry(session: Session) -> RegistrySnapshot:
     """The registry in file form: every owner, camera and incident, each camera's current policy."""
     owners = [
-        {"id": owner.id, **{name: _plain(getattr(owner, name)) for name in OWNER_FIELDS}}
+        record_document(owner, ("id", *OWNER_FIELDS))
         for owner in session.scalars(select(Owner).order_by(Owner.id))
     ]
     cameras, policies = [], []
     query = select(Camera).options(selectinload(Camera.policies)).order_by(Camera.id)
     for camera in session.scalars(query):
-        cameras.append(
-            {"id": camera.id, **{name: _plain(getattr(camera, name)) for name in CAMERA_FIELDS}}
-        )
+        cameras.append(record_document(camera, ("id", *CAMERA_FIELDS)))
         policy = camera.current_policy
         if policy is not None:
-            policies.append(
-                {
-                    "camera_id": camera.id,
-                    "version": policy.version,
-                    "mode": policy.mode.value,
-                    "time_zone": policy.time_zone,
-                    "windows": window_specs(parse_windows(policy.window_specs)),
-                    "changed_at": _time_text(policy.changed_at),
-                    "note": policy.note,
-                }
-            )
+            policies.append(policy_document(policy))
     incidents = [
         {
             "cad_number": incident.cad_number,
@@ -925,24 +674,16 @@ def export_registry(session: Session) -> RegistrySnapshot:
             "latitude": incident.latitude,
             "longitude": incident.longitude,
             "address": incident.address,
-            "received_at": _time_text(incident.received_at),
+            "received_at": time_text(incident.received_at),
             "status": incident.status.value,
             "emergency": incident.emergency,
-            "closed_at": _time_text(incident.closed_at),
+            "closed_at": time_text(incident.closed_at),
         }
         for incident in session.scalars(
             select(Incident).order_by(Incident.received_at, Incident.cad_number)
         )
     ]
     return RegistrySnapshot(owners, cameras, policies, incidents)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _time_text(value)
-    if isinstance(value, OwnerKind | CameraTier | InstallState):
-        return value.value
-    return value
 
 
 def render_json(snapshot: RegistrySnapshot) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,7 +16,10 @@ import pytest
 from app.models.checkpoint import SignedCheckpoint
 from server.checkpoint_key import CheckpointSigner
 from server.cli import main
+from server.database import create_server_engine, session_factory
+from server.registry import changes_after
 from tests.server.conftest import GENESIS, Workstation
+from tests.server.test_registry_api import REGISTRY_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,3 +116,48 @@ def test_show_key_prints_the_key_the_server_signs_with(
     garbage.write_text("not a key")
     assert main(["show-key", "--checkpoint-key", str(garbage)]) == 2
     assert "is not an unencrypted PEM private key" in capsys.readouterr().err
+
+
+def test_registry_import_loads_a_registry_file_into_the_server(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    registry_file = tmp_path / "registry.json"
+    registry_file.write_text(json.dumps(REGISTRY_FILE), encoding="utf-8")
+    command = ["registry", "import", str(registry_file), "--db-url", db_url]
+
+    assert main(command) == 0
+    assert "owners 2 new, 0 updated; cameras 2 new, 0 updated; 1 policy versions added; " in (
+        capsys.readouterr().out
+    )
+    assert main(command) == 0
+    assert "5 records unchanged; registry version 5" in capsys.readouterr().out
+    engine = create_server_engine(db_url)
+    try:
+        with session_factory(engine)() as session:
+            page = changes_after(session, 0, 10)
+            assert [(row.kind, row.record_id) for row in page.changes] == [
+                ("owner", "own-017"),
+                ("owner", "own-031"),
+                ("camera", "cam-0042"),
+                ("camera", "cam-0043"),
+                ("policy", "cam-0042"),
+            ]
+    finally:
+        engine.dispose()
+
+    assert main(["issue-token", "--role", "owner", "--owner", "own-031", "--db-url", db_url]) == 0
+    assert "role owner" in capsys.readouterr().out
+    assert main(["issue-token", "--role", "owner", "--db-url", db_url]) == 2
+    assert "an owner token needs an owner" in capsys.readouterr().err
+
+    invalid = tmp_path / "invalid.json"
+    broken_camera = {**REGISTRY_FILE["cameras"][0], "id": "cam-0099", "latitude": 95.2}
+    invalid.write_text(json.dumps({"cameras": [broken_camera]}), encoding="utf-8")
+    assert main(["registry", "import", str(invalid), "--db-url", db_url]) == 1
+    err = capsys.readouterr().err
+    assert f"{invalid}: cameras row 1, field latitude: 95.2 is outside -90..90" in err
+    assert "nothing was imported" in err
+
+    missing = tmp_path / "missing.json"
+    assert main(["registry", "import", str(missing), "--db-url", db_url]) == 2
+    assert "cannot be read as a JSON registry file" in capsys.readouterr().err

@@ -92,6 +92,38 @@ def test_a_forged_event_is_rejected_naming_its_seq_and_nothing_is_stored(
     assert stored_count(server) == 2  # not even events 3 and 4, which were good
 
 
+def test_a_batch_rejected_deep_inside_leaves_nothing_and_the_next_batch_is_stored(
+    server: Server, workstation: Workstation
+):
+    # Events are checked while they stream into the database: a forged event after hundreds
+    # of good ones (more than PostgreSQL's COPY has already been sent) must still leave nothing.
+    token = server.register("ws-1")
+    workstation.record_feeds(600)
+    events = workstation.events()
+    forged = copy.deepcopy(events)
+    forged[550]["subject"] = "somewhere else"
+
+    rejected = server.upload("ws-1", token, forged)
+
+    assert rejected.status_code == 409
+    assert (rejected.json()["code"], rejected.json()["first_bad_seq"]) == ("broken_chain", 551)
+    assert stored_count(server) == 0
+    assert head(server, token)["seq"] == 0
+    accepted = server.upload("ws-1", token, events)
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["stored"], stored_count(server)) == (600, 600)
+    with server.sessions() as session:
+        stored = session.execute(
+            select(ReceivedAuditEvent.seq, ReceivedAuditEvent.hash, ReceivedAuditEvent.time)
+            .where(ReceivedAuditEvent.workstation_id == "ws-1")
+            .order_by(ReceivedAuditEvent.seq)
+        ).all()
+    assert [(seq, bytes(digest).hex()) for seq, digest, _ in stored] == [
+        (event["seq"], event["hash"]) for event in events
+    ]
+    assert [moment for _, _, moment in stored] == [parse_time(event["time"]) for event in events]
+
+
 def test_a_forged_hash_is_rejected_too(server: Server, workstation: Workstation):
     token = server.register("ws-1")
     workstation.record_feeds(3)
