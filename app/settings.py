@@ -31,6 +31,8 @@ from pydantic import (
 
 APP_NAME = "beacon"
 ENV_PREFIX = "BEACON_"
+# The sync server's own variables (``beacon server``, server/cli.py), not the console's settings.
+SERVER_ENV_PREFIX = "BEACON_SERVER_"
 
 
 class SettingsError(Exception):
@@ -218,19 +220,28 @@ SYNC_WORKSTATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class SyncSettings(_Section):
-    """Where the audit log is sent (``app.services.audit_sync``); no server_url: it is kept on
-    this workstation only, and the status bar says "sync not configured". The workstation's
-    token is never here: ``beacon sync token`` puts it in the keyring."""
+    """Where the audit log is sent (``app.services.audit_sync``) and where registry and policy
+    changes come from (``app.services.registry_sync``); no server_url: the audit log is kept on
+    this workstation only, the registry changes only by import, and the status bar says "sync
+    not configured". The workstation's token is never here: ``beacon sync token`` puts it in
+    the keyring."""
 
     server_url: str | None = None  # e.g. "https://audit.city.example:8470"
     workstation_id: str | None = None  # the id the server knows; default: workstation
-    batch_size: int = Field(default=1000, ge=1, le=5000)  # events per upload
+    # events per upload; the server's default limit, where a batch costs least per event
+    batch_size: int = Field(default=5000, ge=1, le=5000)
     interval_s: float = Field(default=5, ge=0.1, le=3600)  # between looks for new events
+    # Between asks for registry changes: a revocation on the server ends open feeds within
+    # about this long (plus one answer), so it stays well under the 10 s that owners are promised.
+    registry_poll_s: float = Field(default=2.0, ge=0.1, le=3600)
     connect_timeout_s: float = Field(default=5, gt=0, le=120)
     read_timeout_s: float = Field(default=30, gt=0, le=600)  # each answer of the server
     retry_initial_s: float = Field(default=2, gt=0, le=600)  # first wait after a failure
     retry_max_s: float = Field(default=300, gt=0, le=3600)  # the longest wait (with jitter)
     ca_file: Path | None = None  # PEM certificates to trust for https; default: the system's
+    # Send the token over plain http to another machine: only on a network that is itself
+    # encrypted (a VPN), and never the default.
+    allow_plain_http: bool = False
 
     @field_validator("server_url")
     @classmethod
@@ -247,11 +258,6 @@ class SyncSettings(_Section):
             )
         if parts.query or parts.fragment:
             raise ValueError("the sync server URL must not have a query or fragment")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
-            raise ValueError(
-                f"http:// would send the workstation's token in the clear to {parts.hostname}; "
-                "use https:// (plain http is allowed only for a server on this machine)"
-            )
         return value
 
     @field_validator("workstation_id")
@@ -263,6 +269,18 @@ class SyncSettings(_Section):
                 "starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _token_not_in_the_clear(self) -> SyncSettings:
+        parts = urlsplit(self.server_url or "")
+        host = parts.hostname or ""
+        if parts.scheme == "http" and not _is_loopback(host) and not self.allow_plain_http:
+            raise ValueError(
+                f"http:// would send the workstation's token in the clear to {host}; use "
+                "https:// (plain http is allowed for a server on this machine, or to another "
+                "one only with allow_plain_http = true under [sync], on an encrypted network)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _retries(self) -> SyncSettings:
@@ -327,7 +345,7 @@ def default_config_path() -> Path:
 def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name.startswith(SERVER_ENV_PREFIX):
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
         node = overrides

@@ -41,6 +41,15 @@ def test_unknown_environment_override_is_an_error(tmp_path: Path) -> None:
         load_settings(None, tmp_path, env={"BEACON_SECURTY__X": "1"})
 
 
+def test_the_sync_servers_own_variables_are_not_console_settings(tmp_path: Path) -> None:
+    env = {
+        "BEACON_SERVER_DB_URL": "postgresql://audit@db.invalid/beacon",
+        "BEACON_SERVER_CHECKPOINT_KEY": "/etc/beacon/checkpoint.pem",
+        "BEACON_WORKSTATION": "ws-7",
+    }
+    assert load_settings(None, tmp_path, env=env).workstation == "ws-7"
+
+
 def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
     config = tmp_path / "s.toml"
     config.write_text("[security\n")

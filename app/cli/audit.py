@@ -1,4 +1,10 @@
-"""``beacon audit verify|export``: check the chain, and export events for owners and supervisors."""
+"""``beacon audit verify|export``: check the chain, and export events for owners and supervisors.
+
+``beacon audit verify --against-server`` also checks the log against the sync server's signed
+checkpoints (``app.services.audit_server_check``): one line per check, exit 0 when all pass, 1
+when one fails (the log or the server's copy is not what was signed), 2 when one could not run
+(no state file, the server down, no token) and none failed.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.context import CommandContext, CommandError, os_actor
-from app.models.audit_chain import AuditEventType, Outcome
+from app.models.audit_chain import AuditEventType, ChainVerdict, DetailValue, Outcome
 from app.services.audit_log import AuditLogUnavailable, export_events, read_events, verify_file
+from app.services.audit_server_check import CheckResult, CheckStatus, check_against_server
+from app.services.audit_sync import STATE_FILE, sync_token_name
+from app.services.credentials import (
+    CredentialStore,
+    CredentialStoreError,
+    InsecureKeyringError,
+)
 
 
 def _iso_time(text: str) -> datetime:
@@ -31,6 +44,12 @@ def register(subcommands: Any, common: argparse.ArgumentParser) -> None:
         help="check the hash chain (exit 0 intact, 1 tampered, 2 unusable)",
     )
     verify.add_argument("--db", type=Path, help="audit log file (default: the data dir's)")
+    verify.add_argument(
+        "--against-server",
+        action="store_true",
+        help="also check the log against the sync server's signed checkpoints (catches a log "
+        "cut short or rewritten after the server acknowledged it)",
+    )
     verify.set_defaults(handler=run_verify)
 
     export = actions.add_parser("export", parents=[common], help="export events as CSV or JSON")
@@ -48,14 +67,24 @@ def run_verify(context: CommandContext, args: argparse.Namespace) -> int:
         verdict = verify_file(path)
     except AuditLogUnavailable as exc:
         raise CommandError(str(exc), exit_code=2) from exc
+    results = _verify_against_server(context, path, verdict) if args.against_server else []
     if path.resolve() != context.settings.audit_db.resolve() or context.settings.audit_db.exists():
+        details: dict[str, DetailValue] = {"action": "verify", "events": verdict.count}
+        intact = verdict.intact
+        if args.against_server:
+            failed = [result.name for result in results if result.status is CheckStatus.FAILED]
+            details["against_server"] = context.settings.sync.server_url
+            details["checks_failed"] = ", ".join(failed) or None
+            intact = intact and not failed
         context.audit_log().record(
             AuditEventType.AUDIT_READ,
             actor=os_actor(),
             subject=str(path),
-            outcome=Outcome.SUCCESS if verdict.intact else Outcome.FAILURE,
-            details={"action": "verify", "events": verdict.count},
+            outcome=Outcome.SUCCESS if intact else Outcome.FAILURE,
+            details=details,
         )
+    if args.against_server:
+        return _verdict(results)
     if verdict.intact:
         print(f"audit log intact: {verdict.count} events ({path})")
         return 0
@@ -64,6 +93,68 @@ def run_verify(context: CommandContext, args: argparse.Namespace) -> int:
         f"({verdict.problem}); {verdict.count} events before it verify ({path})"
     )
     return 1
+
+
+def _verify_against_server(
+    context: CommandContext, path: Path, verdict: ChainVerdict
+) -> list[CheckResult]:
+    """Run and print the checks against the sync server, the local chain's first."""
+    settings = context.settings
+    if verdict.intact:
+        local = CheckResult(
+            "local chain", CheckStatus.OK, f"{verdict.count} events intact ({path})"
+        )
+    else:
+        local = CheckResult(
+            "local chain",
+            CheckStatus.FAILED,
+            f"first bad sequence number {verdict.first_bad_seq} ({verdict.problem}); "
+            f"{verdict.count} events before it verify ({path})",
+        )
+    results = [local]
+    print(local.line(), flush=True)
+    server_url = settings.sync.server_url
+    if server_url is None:
+        skipped = CheckResult(
+            "server checks",
+            CheckStatus.NOT_RUN,
+            "no server_url under [sync] in the settings: this workstation does not sync",
+        )
+        print(skipped.line())
+        return [*results, skipped]
+    name = sync_token_name(settings)
+
+    def token() -> str | None:
+        try:
+            return CredentialStore.for_settings(settings).get_secret(name)
+        except InsecureKeyringError as exc:
+            raise CredentialStoreError(str(exc)) from None
+
+    for result in check_against_server(
+        audit_path=path,
+        state_path=settings.data_dir / STATE_FILE,
+        server_url=server_url,
+        workstation_id=settings.sync_workstation_id,
+        token=token,
+        ca_file=settings.sync.ca_file,
+        connect_timeout_s=settings.sync.connect_timeout_s,
+        read_timeout_s=settings.sync.read_timeout_s,
+    ):
+        print(result.line(), flush=True)
+        results.append(result)
+    return results
+
+
+def _verdict(results: list[CheckResult]) -> int:
+    statuses = {result.status for result in results}
+    if CheckStatus.FAILED in statuses:
+        print("audit log verification FAILED: see the FAILED checks above")
+        return 1
+    if CheckStatus.NOT_RUN in statuses:
+        print("audit log not fully verified: some checks could not run (see above)")
+        return 2
+    print("audit log intact and as the sync server signed it")
+    return 0
 
 
 def run_export(context: CommandContext, args: argparse.Namespace) -> int:

@@ -1,10 +1,13 @@
-"""``beacon sync token`` and ``beacon sync now``: the audit log's copy on the sync server.
+"""``beacon sync token``, ``beacon sync now`` and ``beacon sync registry``: the workstation and
+the sync server.
 
 The token is never an argument (arguments show in ``ps`` and shell history) and never goes into
 the settings file: it is prompted for, or read from standard input, and kept in the keyring under
 the workstation id and the server (``app.services.audit_sync.sync_token_name``), so changing
 ``server_url`` never offers it to another server. ``sync now`` sends, once, every event the
-server has not acknowledged and prints the state; the console does the same in the background.
+server has not acknowledged and prints the state; ``sync registry`` applies, once, every registry
+and policy change the server has that this workstation has not applied. The console does both in
+the background.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from typing import Any
 from app.cli.context import CommandContext, CommandError
 from app.services.audit_sync import AuditSync, SyncPhase, sync_token_name
 from app.services.credentials import CredentialStore, CredentialStoreError, InsecureKeyringError
+from app.services.registry_sync import RegistrySync, RegistrySyncPhase
 from app.settings import Settings
 
 
 def register(subcommands: Any, common: argparse.ArgumentParser) -> None:
-    sync = subcommands.add_parser("sync", help="send the audit log to the sync server")
+    sync = subcommands.add_parser(
+        "sync", help="send the audit log to the sync server, take registry changes from it"
+    )
     actions = sync.add_subparsers(title="sync commands", metavar="ACTION", required=True)
     token = actions.add_parser(
         "token",
@@ -38,6 +44,12 @@ def register(subcommands: Any, common: argparse.ArgumentParser) -> None:
         help="send the events the server has not acknowledged, once, and print the state",
     )
     now.set_defaults(handler=run_now)
+    registry = actions.add_parser(
+        "registry",
+        parents=[common],
+        help="apply the registry and policy changes from the server, once, and print the state",
+    )
+    registry.set_defaults(handler=run_registry)
 
 
 def _configured(settings: Settings) -> str:
@@ -98,3 +110,22 @@ def run_now(context: CommandContext, args: argparse.Namespace) -> int:
         f"{state.stored} sent now"
     )
     return 0 if state.phase is SyncPhase.SYNCED else 1
+
+
+def run_registry(context: CommandContext, args: argparse.Namespace) -> int:
+    settings = context.settings
+    _configured(settings)
+    sync = RegistrySync.from_settings(
+        settings,
+        _credentials(settings),
+        sessions=context.sessions(),
+        audit=context.audit_log(),
+        clock=context.clock,
+    )
+    assert sync is not None
+    state = sync.pull_once()
+    print(state.text())
+    if state.detail:
+        print(state.detail)
+    print(f"{state.applied} changes applied now, {state.skipped} skipped, from {sync.server_url}")
+    return 0 if state.phase is RegistrySyncPhase.CURRENT else 1

@@ -17,6 +17,7 @@ from app.models.footage_request import FootageRequest, FootageRequestStatus
 from app.models.incident import Incident, IncidentStatus
 from app.models.owner import Owner, OwnerKind
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, Reason, decide
+from app.models.registry_sync_position import RegistrySyncPosition
 from app.models.rejected_cad_record import RejectedCadRecord
 from app.models.sharing_policy import PolicyError, PolicyMode, SharingPolicy, WeeklyWindow
 from app.models.stream_url import CredentialsInUrlError, redact_url
@@ -48,6 +49,7 @@ __all__ = [
     "Purpose",
     "PurposeKind",
     "Reason",
+    "RegistrySyncPosition",
     "RejectedCadRecord",
     "Role",
     "SavedWall",

@@ -3,8 +3,9 @@
 One worker thread per server (vorta's serial job queue per backup site, in spirit): each job reads
 the events the server has not acknowledged from the audit log file, over a read-only connection
 of its own (WAL: the audit writer never waits for it), and uploads them in sequence order,
-``batch_size`` at a time, each event a ``read_events`` row plus ``prev_hash``. Nothing here runs
-on the UI thread or in the audit writer's path: a feed open only ever waits for its own event.
+``batch_size`` at a time, each event the fields of its canonical record (a ``read_events`` row)
+plus ``hash`` and ``prev_hash``. Nothing here runs on the UI thread or in the audit writer's
+path: a feed open only ever waits for its own event.
 
 Position
     The acknowledged position (seq and hash of the last event the server stored) is kept in
@@ -50,25 +51,21 @@ State
 from __future__ import annotations
 
 import enum
-import http.client
 import json
 import logging
 import math
 import os
 import random
-import socket
 import sqlite3
-import ssl
 import threading
 from collections.abc import Callable
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from app import __version__
 from app.models.audit_chain import GENESIS_HASH, format_time, parse_time
 from app.models.checkpoint import (
     CheckpointError,
@@ -78,9 +75,16 @@ from app.models.checkpoint import (
     verify_extension,
 )
 from app.models.merkle import MerkleProofError
-from app.services.audit_log import EXPORT_FIELDS
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, CredentialStoreError
+from app.services.sync_link import (
+    ServerAnswer,
+    ServerLink,
+    ServerUnreachable,
+    SyncStalled,
+    answer_detail,
+    proof_hashes,
+)
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +92,6 @@ log = logging.getLogger(__name__)
 STATE_FILE = "audit-sync.json"
 STATE_FORMAT = 2  # 2: the pinned checkpoint key and the last verified checkpoint
 READABLE_STATE_FORMATS = (1, 2)  # 1: the position only
-MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
 TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
 
 TokenSource = Callable[[], str | None]
@@ -192,19 +195,6 @@ def backoff_delay(failures: int, initial_s: float, max_s: float, jitter: float) 
 
 
 # ---- what can go wrong in one attempt ----------------------------------------------------------
-
-
-class _Unreachable(Exception):
-    """The server could not be reached or answered with an error: try again later."""
-
-
-class _Stalled(Exception):
-    """A person must act (token, registration, keyring, files); tried again later all the same."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class _Rejected(Exception):
@@ -339,11 +329,11 @@ class SyncStateFile:
 def _open_log(path: Path) -> sqlite3.Connection:
     """A read-only connection: in WAL mode it never blocks the audit writer."""
     if not path.is_file():
-        raise _Stalled("the audit log cannot be read", f"{path}: no such file")
+        raise SyncStalled("the audit log cannot be read", f"{path}: no such file")
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as exc:
-        raise _Stalled("the audit log cannot be read", f"{path}: {exc}") from exc
+        raise SyncStalled("the audit log cannot be read", f"{path}: {exc}") from exc
     return connection
 
 
@@ -371,154 +361,19 @@ def _local_time(connection: sqlite3.Connection, seq: int) -> datetime | None:
         return None
 
 
-def _wire_event(seq: int, record: bytes, digest: bytes, previous: bytes) -> dict[str, Any]:
-    """A ``read_events`` row (``audit_log._export_row``) plus ``prev_hash``."""
-    fields = json.loads(record)
-    row = {key: fields.get(key) for key in EXPORT_FIELDS}
-    row["seq"] = seq
-    row["hash"] = digest.hex()
-    row["prev_hash"] = previous.hex()
-    return row
+def _wire_event(record: bytes, digest: bytes, previous: bytes) -> bytes:
+    """The event as the server reads it (``server.schemas.UploadedEvent``), in JSON.
 
-
-def _hashes(values: Any) -> list[bytes]:
-    """A proof's hashes from the wire: 64 hex digits each (else ValueError or TypeError)."""
-    hashes = [bytes.fromhex(value) for value in values]
-    if any(len(value) != 32 for value in hashes):
-        raise ValueError("a proof's hashes are 32 bytes each")
-    return hashes
-
-
-# ---- HTTP ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: Any  # the decoded JSON, or None
-
-
-def _detail(answer: _Answer) -> str:
-    body = answer.body
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
-        return str(body["detail"])
-    return f"HTTP {answer.status}"
-
-
-def _os_reason(error: OSError) -> str:
-    return (error.strerror or type(error).__name__).lower()
-
-
-class _ServerLink:
-    """One HTTP(S) connection to the sync server, kept open for the batches of one job."""
-
-    def __init__(
-        self,
-        server_url: str,
-        ca_file: Path | None,
-        connect_timeout_s: float,
-        read_timeout_s: float,
-    ) -> None:
-        parts = urlsplit(server_url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or ""
-        self._port = parts.port
-        self._prefix = parts.path.rstrip("/")
-        self._ca_file = ca_file
-        self._connect_timeout_s = connect_timeout_s
-        self._read_timeout_s = read_timeout_s
-        self._connection: http.client.HTTPConnection | None = None
-        self._lock = threading.Lock()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection
-        if self._https:
-            try:
-                context = ssl.create_default_context(
-                    cafile=str(self._ca_file) if self._ca_file else None
-                )
-            except (OSError, ssl.SSLError) as exc:
-                raise _Stalled(
-                    "the sync server's CA file cannot be read",
-                    f"{self._ca_file}: {exc}; fix ca_file under [sync] in the settings",
-                ) from exc
-            connection = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self._connect_timeout_s, context=context
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                self._host, self._port, timeout=self._connect_timeout_s
-            )
-        try:
-            connection.connect()
-        except ssl.SSLCertVerificationError as exc:
-            connection.close()
-            raise _Stalled(
-                "the sync server's certificate is not trusted",
-                f"{exc.verify_message or exc}; set ca_file under [sync] to the certificate "
-                "of the server's authority",
-            ) from exc
-        except TimeoutError:
-            connection.close()
-            raise _Unreachable(f"no connection within {self._connect_timeout_s:g} s") from None
-        except OSError as exc:
-            connection.close()
-            raise _Unreachable(_os_reason(exc)) from exc
-        if connection.sock is not None:
-            connection.sock.settimeout(self._read_timeout_s)
-        return connection
-
-    def request(self, method: str, path: str, token: str, body: bytes | None = None) -> _Answer:
-        with self._lock:
-            connection = self._connection
-        if connection is None:
-            connection = self._connect()
-            with self._lock:
-                self._connection = connection
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "User-Agent": f"Beacon-RTCC/{__version__}",
-        }
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        try:
-            connection.request(method, self._prefix + path, body=body, headers=headers)
-            response = connection.getresponse()
-            raw = response.read(MAX_ANSWER_BYTES + 1)
-            if response.will_close:
-                self.close()
-        except TimeoutError:
-            self.close()
-            raise _Unreachable(f"no answer within {self._read_timeout_s:g} s") from None
-        except http.client.HTTPException as exc:
-            self.close()
-            raise _Unreachable(f"connection lost ({type(exc).__name__})") from exc
-        except OSError as exc:
-            self.close()
-            raise _Unreachable(f"connection lost ({_os_reason(exc)})") from exc
-        if len(raw) > MAX_ANSWER_BYTES:
-            self.close()
-            raise _Unreachable(f"the server's answer to {method} was too large")
-        try:
-            decoded = json.loads(raw) if raw else None
-        except (UnicodeDecodeError, ValueError):
-            decoded = None
-        return _Answer(response.status, decoded)
-
-    def close(self) -> None:
-        with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
-
-    def abort(self) -> None:
-        """From another thread: end a request that is waiting on the network, now."""
-        with self._lock:
-            sock = self._connection.sock if self._connection is not None else None
-        if sock is not None:
-            with suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+    The record is the canonical JSON object that was hashed, which holds the very fields the
+    server wants (``v``, ``seq``, ``time``...); the wire form is its members plus ``hash`` and
+    ``prev_hash``. Spliced as bytes rather than decoded and encoded again: the server
+    re-encodes and re-hashes every event anyway, so anything else would only cost time.
+    """
+    return b'%s,"hash":"%s","prev_hash":"%s"}' % (
+        record[:-1],
+        digest.hex().encode(),
+        previous.hex().encode(),
+    )
 
 
 # ---- the client ----------------------------------------------------------------------------------
@@ -535,7 +390,7 @@ class AuditSync:
         workstation_id: str,
         token: TokenSource,
         state_path: Path,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         interval_s: float = 5.0,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
@@ -558,7 +413,7 @@ class AuditSync:
         self._clock = clock
         self._jitter = jitter
         self._on_change = on_change
-        self._link = _ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
+        self._link = ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
         quoted = quote(workstation_id, safe="")
         self._events_path = f"/v1/workstations/{quoted}/events"
         self._head_path = f"/v1/workstations/{quoted}/head"
@@ -686,7 +541,7 @@ class AuditSync:
                     rejected_seq=rejection.seq,
                 )
                 return None
-            except (_Unreachable, _Stalled) as failure:
+            except (ServerUnreachable, SyncStalled) as failure:
                 self._position = None  # ask the server where it stands before sending again
                 self._cached_token = None  # and read the keyring again (a new token?)
                 if self._stopping.is_set():
@@ -702,7 +557,7 @@ class AuditSync:
             self._failing_since = None
             return self._interval_s
 
-    def _failed(self, failure: _Unreachable | _Stalled, scheduled: bool) -> float:
+    def _failed(self, failure: ServerUnreachable | SyncStalled, scheduled: bool) -> float:
         now = self._clock()
         self._failures += 1
         if self._failing_since is None:
@@ -711,7 +566,7 @@ class AuditSync:
             self._failures, self._retry_initial_s, self._retry_max_s, self._jitter()
         )
         retry_at = now + timedelta(seconds=delay) if scheduled else None
-        if isinstance(failure, _Stalled):
+        if isinstance(failure, SyncStalled):
             phase, reason, detail = SyncPhase.STALLED, failure.reason, failure.detail
         else:
             phase, reason, detail = SyncPhase.UNREACHABLE, "server unreachable", str(failure)
@@ -733,9 +588,9 @@ class AuditSync:
         try:
             token = self._token()
         except CredentialStoreError as exc:
-            raise _Stalled("the keyring cannot be read", str(exc)) from None
+            raise SyncStalled("the keyring cannot be read", str(exc)) from None
         if not token:
-            raise _Stalled(
+            raise SyncStalled(
                 "no sync token",
                 f"no token for workstation {self.workstation_id} at {self.server_url} is in "
                 f"the keyring: {TOKEN_HINT}",
@@ -775,7 +630,7 @@ class AuditSync:
                         self._position = self._resync(db, self._token_now())
                 self._publish(db, SyncPhase.SYNCED, self._position)
             except sqlite3.Error as exc:
-                raise _Stalled("the audit log cannot be read", str(exc)) from exc
+                raise SyncStalled("the audit log cannot be read", str(exc)) from exc
 
     def _remembered(self) -> _Position:
         saved = self._state_file.load()
@@ -788,9 +643,9 @@ class AuditSync:
     def _fetch_key(self, token: str) -> _ServerKey:
         answer = self._link.request("GET", self._key_path, token)
         if answer.status == 404:
-            raise _Stalled(
+            raise SyncStalled(
                 "the sync server does not sign checkpoints",
-                f"GET {self._key_path}: {_detail(answer)}; the server must be upgraded",
+                f"GET {self._key_path}: {answer_detail(answer)}; the server must be upgraded",
             )
         if answer.status != 200:
             raise self._refusal(answer)
@@ -799,7 +654,7 @@ class AuditSync:
             if answer.body["algorithm"] != "Ed25519" or key_id_for(key.public_key) != key.key_id:
                 raise ValueError(key.key_id)
         except (KeyError, TypeError, ValueError):
-            raise _Unreachable(
+            raise ServerUnreachable(
                 "the server's checkpoint key is not what this client expects"
             ) from None
         return key
@@ -825,7 +680,7 @@ class AuditSync:
         try:
             head = _Position(int(answer.body["seq"]), bytes.fromhex(answer.body["hash"]))
         except (KeyError, TypeError, ValueError):
-            raise _Unreachable("the server's head is not what this client expects") from None
+            raise ServerUnreachable("the server's head is not what this client expects") from None
         local_seq = _local_head(db)
         if head.seq > local_seq:
             raise _Rejected(
@@ -889,14 +744,15 @@ class AuditSync:
                     f"event {expected} is missing from the local audit log; run "
                     "`beacon audit verify`",
                 )
-            events.append(_wire_event(seq, bytes(record), bytes(digest), previous))
+            events.append(_wire_event(bytes(record), bytes(digest), previous))
             previous = bytes(digest)
-        body = json.dumps({"events": events}, ensure_ascii=False, allow_nan=False).encode()
+        body = b'{"events":[%s]}' % b",".join(events)
         since = self._checkpoint.checkpoint.size if self._checkpoint is not None else 0
         path = f"{self._events_path}?since_size={since}"
         answer = self._link.request("POST", path, token, body)
+        last_seq = rows[-1][0]
         if answer.status == 200:
-            return self._acknowledged(answer, events, previous)
+            return self._acknowledged(answer, last_seq, previous)
         if answer.status == 409:
             raise self._chain_refused(answer, rows[0][0])
         if answer.status == 413 and self._batch_size > 1:
@@ -909,30 +765,29 @@ class AuditSync:
             return position
         if answer.status == 413:
             raise _Rejected(
-                "an event is larger than the server accepts", rows[0][0], _detail(answer)
+                "an event is larger than the server accepts", rows[0][0], answer_detail(answer)
             )
-        if answer.status == 422:
+        if answer.status in {400, 422}:  # 400: a record of the log is not even JSON
             raise _Rejected(
                 "the server cannot read an event",
-                self._malformed_seq(answer, events),
-                json.dumps(answer.body)[:2000] if answer.body is not None else "HTTP 422",
+                self._malformed_seq(answer, rows),
+                json.dumps(answer.body)[:2000]
+                if answer.body is not None
+                else f"HTTP {answer.status}",
             )
         raise self._refusal(answer)
 
-    def _acknowledged(
-        self, answer: _Answer, events: list[dict[str, Any]], last_hash: bytes
-    ) -> _Position:
-        last = events[-1]
+    def _acknowledged(self, answer: ServerAnswer, last_seq: int, last_hash: bytes) -> _Position:
         try:
             seq, digest = int(answer.body["seq"]), str(answer.body["hash"])
             stored, already = int(answer.body["stored"]), int(answer.body["already_stored"])
         except (KeyError, TypeError, ValueError):
-            raise _Unreachable(
+            raise ServerUnreachable(
                 "the server's acknowledgement is not what this client expects"
             ) from None
-        if seq != last["seq"] or digest != last["hash"]:
-            raise _Unreachable(
-                f"the server acknowledged event {seq} after a batch ending with {last['seq']}"
+        if seq != last_seq or digest != last_hash.hex():
+            raise ServerUnreachable(
+                f"the server acknowledged event {seq} after a batch ending with {last_seq}"
             )
         position = _Position(seq, last_hash)
         checkpoint = self._verified_checkpoint(answer.body, seq, last_hash)
@@ -969,7 +824,7 @@ class AuditSync:
             if new.size == seq and new.head_hash != chain_hash:
                 raise MerkleProofError(f"the checkpoint's head is not this log's event {seq}")
             proof = next(
-                _hashes(item["proof"])
+                proof_hashes(item["proof"])
                 for item in body["inclusion"]
                 if item["seq"] == seq and item["tree_size"] == new.size
             )
@@ -999,7 +854,7 @@ class AuditSync:
                     f"the consistency proof is from {consistency['first']} to "
                     f"{consistency['second']}, not from {old.checkpoint.size} to {new.size}"
                 )
-            verify_extension(old.checkpoint, new, _hashes(consistency["proof"]))
+            verify_extension(old.checkpoint, new, proof_hashes(consistency["proof"]))
         except (KeyError, TypeError, ValueError) as exc:  # MerkleProofError, CheckpointError
             raise _Rejected(
                 NOT_EXTENDED,
@@ -1010,12 +865,12 @@ class AuditSync:
             ) from None
         return signed
 
-    def _chain_refused(self, answer: _Answer, first_seq: int) -> Exception:
+    def _chain_refused(self, answer: ServerAnswer, first_seq: int) -> Exception:
         body = answer.body if isinstance(answer.body, dict) else {}
         code = body.get("code")
         first_bad = body.get("first_bad_seq")
         seq = first_bad if isinstance(first_bad, int) else first_seq
-        detail = _detail(answer)
+        detail = answer_detail(answer)
         if code == "gap":
             log.warning("the sync server is behind this client: %s", detail)
             return _Gap()
@@ -1026,30 +881,36 @@ class AuditSync:
         return _Rejected(reason, seq, detail)
 
     @staticmethod
-    def _malformed_seq(answer: _Answer, events: list[dict[str, Any]]) -> int:
+    def _malformed_seq(answer: ServerAnswer, rows: list[tuple[int, bytes, bytes]]) -> int:
         problems = answer.body.get("detail") if isinstance(answer.body, dict) else None
         if isinstance(problems, list):
             for problem in problems:
                 place = problem.get("loc", []) if isinstance(problem, dict) else []
                 index = place[2] if len(place) > 2 and place[:2] == ["body", "events"] else None
-                if isinstance(index, int) and 0 <= index < len(events):
-                    return int(events[index]["seq"])
-        return int(events[0]["seq"])
+                if isinstance(index, int) and 0 <= index < len(rows):
+                    return rows[index][0]
+        for seq, record, _digest in rows:  # the body as a whole could not be read
+            try:
+                if not isinstance(json.loads(record), dict):
+                    return seq
+            except ValueError:  # UnicodeDecodeError too
+                return seq
+        return rows[0][0]
 
-    def _refusal(self, answer: _Answer) -> Exception:
-        detail = _detail(answer)
+    def _refusal(self, answer: ServerAnswer) -> Exception:
+        detail = answer_detail(answer)
         workstation = self.workstation_id
         if answer.status == 401:
-            return _Stalled("sync token refused by the server", f"{detail}; {TOKEN_HINT}")
+            return SyncStalled("sync token refused by the server", f"{detail}; {TOKEN_HINT}")
         if answer.status == 403:
-            return _Stalled(f"sync token not valid for workstation {workstation}", detail)
+            return SyncStalled(f"sync token not valid for workstation {workstation}", detail)
         if answer.status == 404:
-            return _Stalled(
+            return SyncStalled(
                 f"workstation {workstation} is not registered on the sync server",
                 f"{detail}; ask the server's administrator to register it "
                 f"(python -m server register-workstation {workstation})",
             )
-        return _Unreachable(f"server error {answer.status}: {detail}")
+        return ServerUnreachable(f"server error {answer.status}: {detail}")
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -1079,7 +940,7 @@ class AuditSync:
             with closing(_open_log(self._audit_path)) as db:
                 self._publish(db, phase, position, **fields)
                 return
-        except (_Stalled, sqlite3.Error):
+        except (SyncStalled, sqlite3.Error):
             pass
         self._set_state(
             SyncState(

@@ -525,6 +525,24 @@ def test_a_tampered_local_event_is_rejected_by_the_server(
     assert server_db.rows(WORKSTATION) == []  # the whole batch was refused
 
 
+def test_a_local_record_the_server_cannot_read_is_rejected_and_named(
+    audit_log, clock, server_db, live_server, make_sync, settings
+):
+    token = server_db.register(WORKSTATION)
+    record(audit_log, 6, clock)
+    with sqlite3.connect(settings.audit_db) as connection:
+        connection.execute("DROP TRIGGER audit_events_no_update")
+        damaged = connection.execute("SELECT record FROM audit_events WHERE seq = 5").fetchone()[0]
+        damaged = damaged.replace(b'"actor":"dana"', b'"actor":"d\xffna"')  # not UTF-8
+        connection.execute("UPDATE audit_events SET record = ? WHERE seq = 5", (damaged,))
+    connection.close()
+
+    state = make_sync(live_server.url, token).sync_once()
+    assert state.phase is SyncPhase.REJECTED and state.rejected_seq == 5
+    assert state.text(clock()) == "server rejected: the server cannot read an event (seq 5)"
+    assert server_db.rows(WORKSTATION) == []
+
+
 def test_a_log_shorter_than_the_servers_copy_is_rejected(
     audit_log, clock, server_db, live_server, make_sync, tmp_path
 ):

@@ -1,0 +1,177 @@
+"""The workstation's HTTP(S) link to the sync server, shared by its clients.
+
+The audit log's upload (``audit_sync``), the registry's pull (``registry_sync``), the check of
+the log against the server (``audit_server_check``) and the supervisor's replay of the server's
+copy (``audit_replay_sources``) all speak to the same server with the same token, timeouts and
+CA file, and sort what goes wrong the same way: the server cannot be reached (try again later)
+or a person must act (token, registration, keyring, certificate).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from app import __version__
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
+
+
+class ServerUnreachable(Exception):
+    """The server could not be reached or answered with an error: try again later."""
+
+
+class SyncStalled(Exception):
+    """A person must act (token, registration, keyring, files); tried again later all the same."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def proof_hashes(values: Any) -> list[bytes]:
+    """A proof's hashes from the wire: 64 hex digits each (else ValueError or TypeError)."""
+    hashes = [bytes.fromhex(value) for value in values]
+    if any(len(value) != 32 for value in hashes):
+        raise ValueError("a proof's hashes are 32 bytes each")
+    return hashes
+
+
+@dataclass(frozen=True, slots=True)
+class ServerAnswer:
+    status: int
+    body: Any  # the decoded JSON, or None
+
+
+def answer_detail(answer: ServerAnswer) -> str:
+    body = answer.body
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return str(body["detail"])
+    return f"HTTP {answer.status}"
+
+
+def _os_reason(error: OSError) -> str:
+    return (error.strerror or type(error).__name__).lower()
+
+
+class ServerLink:
+    """One HTTP(S) connection to the sync server, kept open for the batches of one job."""
+
+    def __init__(
+        self,
+        server_url: str,
+        ca_file: Path | None,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+    ) -> None:
+        parts = urlsplit(server_url)
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._ca_file = ca_file
+        self._connect_timeout_s = connect_timeout_s
+        self._read_timeout_s = read_timeout_s
+        self._connection: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def _connect(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection
+        if self._https:
+            try:
+                context = ssl.create_default_context(
+                    cafile=str(self._ca_file) if self._ca_file else None
+                )
+            except (OSError, ssl.SSLError) as exc:
+                raise SyncStalled(
+                    "the sync server's CA file cannot be read",
+                    f"{self._ca_file}: {exc}; fix ca_file under [sync] in the settings",
+                ) from exc
+            connection = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self._connect_timeout_s, context=context
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                self._host, self._port, timeout=self._connect_timeout_s
+            )
+        try:
+            connection.connect()
+        except ssl.SSLCertVerificationError as exc:
+            connection.close()
+            raise SyncStalled(
+                "the sync server's certificate is not trusted",
+                f"{exc.verify_message or exc}; set ca_file under [sync] to the certificate "
+                "of the server's authority",
+            ) from exc
+        except TimeoutError:
+            connection.close()
+            raise ServerUnreachable(f"no connection within {self._connect_timeout_s:g} s") from None
+        except OSError as exc:
+            connection.close()
+            raise ServerUnreachable(_os_reason(exc)) from exc
+        if connection.sock is not None:
+            connection.sock.settimeout(self._read_timeout_s)
+        return connection
+
+    def request(
+        self, method: str, path: str, token: str, body: bytes | None = None
+    ) -> ServerAnswer:
+        with self._lock:
+            connection = self._connection
+        if connection is None:
+            connection = self._connect()
+            with self._lock:
+                self._connection = connection
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": f"Beacon-RTCC/{__version__}",
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            connection.request(method, self._prefix + path, body=body, headers=headers)
+            response = connection.getresponse()
+            raw = response.read(MAX_ANSWER_BYTES + 1)
+            if response.will_close:
+                self.close()
+        except TimeoutError:
+            self.close()
+            raise ServerUnreachable(f"no answer within {self._read_timeout_s:g} s") from None
+        except http.client.HTTPException as exc:
+            self.close()
+            raise ServerUnreachable(f"connection lost ({type(exc).__name__})") from exc
+        except OSError as exc:
+            self.close()
+            raise ServerUnreachable(f"connection lost ({_os_reason(exc)})") from exc
+        if len(raw) > MAX_ANSWER_BYTES:
+            self.close()
+            raise ServerUnreachable(f"the server's answer to {method} was too large")
+        try:
+            decoded = json.loads(raw) if raw else None
+        except (UnicodeDecodeError, ValueError):
+            decoded = None
+        return ServerAnswer(response.status, decoded)
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def abort(self) -> None:
+        """From another thread: end a request that is waiting on the network, now."""
+        with self._lock:
+            sock = self._connection.sock if self._connection is not None else None
+        if sock is not None:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
