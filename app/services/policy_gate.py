@@ -22,7 +22,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models.audit_chain import AuditEventType, Outcome
+from app.models.audit_chain import AuditEventType, DetailValue, Outcome
 from app.models.camera import Camera, CameraTier, PrivacyMask
 from app.models.incident import Incident, IncidentStatus
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, decide
@@ -68,6 +68,20 @@ class _CameraSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class TilePlacement:
+    """Where a feed is shown: the wall (named for its monitor) and the tile's number on it.
+
+    Recorded with the feed's allow, deny and close events, so a supervisor's replay can put each
+    camera back on its tile."""
+
+    wall: str
+    tile: int
+
+    def details(self) -> dict[str, DetailValue]:
+        return {"wall": self.wall, "tile": self.tile}
+
+
+@dataclass(frozen=True, slots=True)
 class _IncidentSnapshot:
     cad_number: str
     emergency: bool
@@ -88,6 +102,7 @@ class FeedLease:
         policy_version: int | None,
         granted_at: datetime,
         credentials: CredentialStore,
+        placement: TilePlacement | None = None,
     ) -> None:
         if token is not _GATE_TOKEN:
             raise TypeError("a FeedLease is granted only by the PolicyGate")
@@ -99,6 +114,7 @@ class FeedLease:
         self.incident_cad = incident_cad
         self.policy_version = policy_version
         self.granted_at = granted_at
+        self.placement = placement
         self.privacy_masks = camera.privacy_masks
         self._urls: dict[Stream, str | None] = {
             "main": camera.main_stream_url,
@@ -217,8 +233,12 @@ class PolicyGate:
         actor: SignedInUser,
         purpose: Purpose | None,
         incident_cad: str | None = None,
+        placement: TilePlacement | None = None,
     ) -> FeedLease:
-        """Decide, audit, then grant; raises FeedDenied, UnknownCameraError or AuditWriteError."""
+        """Decide, audit, then grant; raises FeedDenied, UnknownCameraError or AuditWriteError.
+
+        ``placement`` (the wall tile the feed is for) is recorded with the decision and the close.
+        """
         if incident_cad is None and purpose is not None and purpose.kind is PurposeKind.INCIDENT:
             incident_cad = purpose.reference
         with self._sessions() as session:
@@ -236,7 +256,11 @@ class PolicyGate:
             policy_version=decision.policy_version,
             decision="allow" if decision.allowed else "deny",
             reason=decision.reason.value,
-            details={"incident": incident_cad, "role": actor.role.value},
+            details={
+                "incident": incident_cad,
+                "role": actor.role.value,
+                **(placement.details() if placement is not None else {}),
+            },
         )
         if not decision.allowed:
             raise FeedDenied(camera.id, decision)
@@ -250,6 +274,7 @@ class PolicyGate:
             policy_version=decision.policy_version,
             granted_at=now,
             credentials=self._credentials,
+            placement=placement,
         )
         with self._lock:
             self._leases[lease.lease_id] = lease
@@ -279,6 +304,10 @@ class PolicyGate:
                 policy_version=lease.policy_version,
                 reason=reason,
                 duration_ms=max(0, int(duration.total_seconds() * 1000)),
+                details={
+                    "incident": lease.incident_cad,
+                    **(lease.placement.details() if lease.placement is not None else {}),
+                },
             )
         except AuditWriteError:
             # Ending is the safe direction, so the feed stops anyway; the failure is logged

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal, SignalInstance
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QResizeEvent
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QGuiApplication, QKeySequence, QResizeEvent
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
 from app.models.policy import Purpose, PurposeKind
 from app.services.accounts import SignedInUser
@@ -38,6 +38,7 @@ from app.services.policy_gate import (
     LeaseEndedError,
     PolicyGate,
     Stream,
+    TilePlacement,
     UnknownCameraError,
 )
 from app.services.registry_rows import CameraRow
@@ -60,6 +61,7 @@ NOT_RECORDED_TEXT = "not opened: this feed could not be recorded in the audit lo
 NO_FREE_TILE_TEXT = "No free tile on the wall: close a tile or choose a larger layout."
 NO_TOUR_CAMERAS_TEXT = "Select two or more cameras in the camera list to tour them."
 TOUR_INTERVAL_S = 10.0
+MAIN_WALL = "main wall"  # the console window's own wall, as the audit log names it
 
 Cell = tuple[int, int, int, int]  # row, column, row span, column span
 
@@ -690,10 +692,11 @@ class VideoWall(QWidget):
         gate, supervisor, user = self._gate, self._supervisor, self._user
         stream = self._wanted_stream(tile)
         size = tile.device_size()
+        placement = TilePlacement(self.wall_name(), tile.number)
 
         def work() -> FeedHandle:
             # Reads the registry and writes (fsyncs) the audit log, then reads the keyring.
-            lease = gate.open_feed(camera_id, user, purpose)
+            lease = gate.open_feed(camera_id, user, purpose, placement=placement)
             try:
                 return supervisor.open(lease, stream, size)
             except Exception:
@@ -723,6 +726,16 @@ class VideoWall(QWidget):
         if not isinstance(error, FeedDenied | AuditWriteError):
             log.error("opening a feed failed", exc_info=error)
         tile.show_refusal(refusal_text(error))
+
+    def wall_name(self) -> str:
+        """The wall as the audit log names it: the console's own, or a wall window's monitor."""
+        window = self.window()
+        if window is self or isinstance(window, QMainWindow):
+            return MAIN_WALL
+        # Asked of the application, not of the window: a QScreen got from QWidget.screen() left
+        # the shared Python wrapper of that screen dead once the window was deleted (PySide 6).
+        screen = QGuiApplication.screenAt(window.geometry().center())
+        return f"wall on {screen.name()}" if screen is not None else "wall on another monitor"
 
     def current_tile(self) -> VideoTile | None:
         """The tile an action applies to: the maximised one, else the one with the focus."""
