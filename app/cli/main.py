@@ -9,7 +9,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app import __version__
-from app.cli import audit, audit_server, camera, console, demo, policy, registry, smtp, sync, user
+from app.cli import (
+    audit,
+    audit_server,
+    camera,
+    console,
+    demo,
+    policy,
+    registry,
+    smtp,
+    sync,
+    user,
+    verify,
+)
 from app.cli.context import CommandContext, CommandError
 from app.services.audit_log import AuditLogUnavailable, AuditWriteError
 from app.services.sqlite_store import DatabaseOpenError
@@ -18,7 +30,7 @@ from app.settings import SettingsError, load_settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandContext, argparse.Namespace], int]
-SUBCOMMANDS = (audit, audit_server, camera, demo, policy, registry, smtp, sync, user)
+SUBCOMMANDS = (audit, audit_server, camera, demo, policy, registry, smtp, sync, user, verify)
 
 
 def build_parser() -> argparse.ArgumentParser:

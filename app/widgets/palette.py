@@ -32,6 +32,11 @@ EMERGENCY_ROW_TEXT = "#ffe3e3"
 NEW_ROW = "#15301f"
 NEW_BADGE = "#5fd38d"
 
+# Install check results (the InstallVerifier's table); the word (PASS, WARN, FAIL) says it too.
+CHECK_PASS = NEW_BADGE
+CHECK_WARN = WARNING
+CHECK_FAIL = EMERGENCY
+
 # Video tiles: what ``VideoTile.paintEvent`` draws over and around the picture (the tile's own
 # background, border and hint colour come from the ``VideoTile`` rule of theme.qss).
 VIDEO_BARS = "#000000"  # letterbox bars around a picture whose aspect differs from the tile's

@@ -20,6 +20,7 @@ code under test, and its ``repr`` (what pytest prints) is redacted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -338,6 +339,11 @@ class RtspClips:
     resolution_change: Path
     truncated: Path  # the sub MP4 (index first) cut in half: the data stops mid-way
     corrupt: Path  # sub_stream with chunks in its second half overwritten by random bytes
+    # 640x360 MP4, 30 s: its SPS declares 30 frames/s (VUI timing), its timestamps pace 12; a
+    # key frame every 24 frames (2 s as delivered)
+    declares_30_delivers_12: Path
+    # 640x360 MP4 at 15 frames/s, 25 s, key frames only at 0 and 20 s (x264 keyint 300)
+    keyframe_every_20s: Path
 
     RESOLUTION_CHANGE_SIZES = ((640, 360), (1280, 720))
 
@@ -358,9 +364,12 @@ def make_clips(directory: Path) -> RtspClips:
         resolution_change=directory / "resolution-change.h264",
         truncated=directory / "truncated-360p.mp4",
         corrupt=directory / "corrupt-360p.h264",
+        declares_30_delivers_12=directory / "declares-30-delivers-12.mp4",
+        keyframe_every_20s=directory / "keyframe-every-20s.mp4",
     )
     (small, large) = RtspClips.RESOLUTION_CHANGE_SIZES
     first, second = directory / "change-1.h264", directory / "change-2.h264"
+    at_30 = directory / "declares-30.h264"
     _run_all(
         [
             _encode(clips.main, 1920, 1080, CLIP_SECONDS, "h264"),
@@ -368,6 +377,8 @@ def make_clips(directory: Path) -> RtspClips:
             _encode(clips.h265, 1920, 1080, CLIP_SECONDS, "h265"),
             _encode(first, *small, CLIP_SECONDS // 2, "h264", "h264"),
             _encode(second, *large, CLIP_SECONDS // 2, "h264", "h264"),
+            _encode(at_30, 640, 360, 12, "h264", "h264", fps=30, keyint=24),
+            _encode(clips.keyframe_every_20s, 640, 360, 25, "h264", keyint=20 * FPS),
         ]
     )
     _run_all(
@@ -375,8 +386,15 @@ def make_clips(directory: Path) -> RtspClips:
             _elementary(clips.main, clips.main_stream, "h264"),
             _elementary(clips.sub, clips.sub_stream, "h264"),
             _elementary(clips.h265, clips.h265_stream, "h265"),
+            # The same frames, stamped 12 to the second by the container (-r before -i).
+            [
+                *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"),
+                *("-r", "12", "-i", str(at_30), "-c", "copy", "-movflags", "+faststart"),
+                str(clips.declares_30_delivers_12),
+            ],
         ]
     )
+    at_30.unlink()
     # Annex-B streams concatenate byte for byte: the second part brings its own SPS/PPS.
     clips.resolution_change.write_bytes(first.read_bytes() + second.read_bytes())
     first.unlink()
@@ -393,17 +411,29 @@ def make_clips(directory: Path) -> RtspClips:
 
 
 def _encode(
-    target: Path, width: int, height: int, seconds: int, codec: Codec, raw: str | None = None
+    target: Path,
+    width: int,
+    height: int,
+    seconds: int,
+    codec: Codec,
+    raw: str | None = None,
+    *,
+    fps: int = FPS,
+    keyint: int | None = None,
 ) -> list[str]:
+    """``keyint``: frames between key frames (default: one a second), with no scene-cut ones."""
     encoder = {
         "h264": ["-c:v", "libx264", "-preset", "veryfast"],
         "h265": ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"],
     }[codec]
+    if keyint is not None:
+        encoder += ["-keyint_min", str(keyint), "-sc_threshold", "0"]
     container = ["-f", raw] if raw else ["-movflags", "+faststart"]
     return [
         *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y"),
-        *("-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={FPS}"),
-        *("-t", str(seconds), *encoder, "-g", str(FPS), "-bf", "0", "-pix_fmt", "yuv420p"),
+        *("-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}"),
+        *("-t", str(seconds), *encoder, "-g", str(keyint or fps), "-bf", "0"),
+        *("-pix_fmt", "yuv420p"),
         *container,
         str(target),
     ]
@@ -447,6 +477,9 @@ class StandardPaths:
     RESOLUTION_CHANGE = "/resolution-change"  # 640x360 then 1280x720, endless
     CORRUPT = "/corrupt"  # SUB with corrupt chunks, endless
     TRUNCATED = "/truncated"  # an MP4 whose data stops half-way
+    # Each client gets its own pipeline from the clip's start (30 s and 25 s, played once):
+    DECLARES_30_DELIVERS_12 = "/declares-30-delivers-12"  # SPS says 30 frames/s, sends 12
+    KEYFRAME_EVERY_20S = "/keyframe-every-20s"  # 640x360 15 fps, key frames at 0 and 20 s
 
 
 SECURE_USERNAME = "operator"
@@ -472,6 +505,8 @@ def standard_mounts(clips: RtspClips) -> list[Mount]:
         Mount(paths.RESOLUTION_CHANGE, clips.resolution_change, loop=True),
         Mount(paths.CORRUPT, clips.corrupt, loop=True),
         Mount(paths.TRUNCATED, clips.truncated),
+        Mount(paths.DECLARES_30_DELIVERS_12, clips.declares_30_delivers_12, shared=False),
+        Mount(paths.KEYFRAME_EVERY_20S, clips.keyframe_every_20s, shared=False),
     ]
 
 
@@ -593,6 +628,88 @@ class HttpInsteadOfRtsp(_LoopbackPeer):
             )
 
 
+class DroppingProxy:
+    """Relays TCP connections on 127.0.0.1 to ``upstream_port`` and cuts each one (both sides)
+    ``cut_after_s`` after it was accepted, as a camera on a failing link or a rebooting relay
+    device does. ``connections_cut`` counts the cuts."""
+
+    def __init__(self, upstream_port: int, cut_after_s: float) -> None:
+        self.upstream_port = upstream_port
+        self.cut_after_s = cut_after_s
+        self.connections_cut = 0
+        self._listener: socket.socket | None = None
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._listener is None:
+            raise RuntimeError("DroppingProxy has not been started")
+        return int(self._listener.getsockname()[1])
+
+    def url(self, path: str) -> str:
+        return f"rtsp://{LOOPBACK}:{self.port}{path}"
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind((LOOPBACK, 0))
+        listener.listen(16)
+        self._listener = listener
+        self._spawn(self._accept)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._listener is not None:
+            # shutdown() wakes the accept() blocked in the other thread; close() alone does not.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="dropping-proxy")
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((LOOPBACK, self.upstream_port), timeout=5)
+            upstream.settimeout(None)
+            self._spawn(self._relay, client, upstream)
+            self._spawn(self._relay, upstream, client)
+            self._spawn(self._cut, client, upstream)
+
+    def _relay(self, source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_RDWR)
+
+    def _cut(self, client: socket.socket, upstream: socket.socket) -> None:
+        self._stopping.wait(self.cut_after_s)
+        with self._lock:
+            self.connections_cut += 1
+        for side in (client, upstream):
+            with contextlib.suppress(OSError):
+                side.shutdown(socket.SHUT_RDWR)
+            side.close()
+
+
 # --- fixtures -----------------------------------------------------------------------------------
 
 
@@ -645,6 +762,7 @@ __all__ = [
     "SECURE_USERNAME",
     "AuthMethod",
     "CredentialedUrl",
+    "DroppingProxy",
     "HttpInsteadOfRtsp",
     "Mount",
     "RtspClips",

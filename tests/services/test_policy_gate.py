@@ -197,7 +197,9 @@ def test_full_disk_refuses_the_feed_and_loses_nothing(
 
 def test_video_package_opens_streams_only_from_a_lease():
     """Only the supervisor asks a lease for its URL; only the decode process (which gets URLs
-    solely in the supervisor's OpenFeed messages) opens a capture."""
+    solely in the supervisor's OpenFeed messages) opens a capture; and the install probe, which
+    takes a lease (or the install check's audited stand-in for a URL that is no camera) and asks
+    it for the URL itself."""
     package = Path(__file__).resolve().parents[2] / "app" / "video"
     calls = []
     for path in package.rglob("*.py"):
@@ -208,4 +210,6 @@ def test_video_package_opens_streams_only_from_a_lease():
     assert sorted(set(calls)) == [
         ("decode_process.py", "VideoCapture"),
         ("feed_supervisor.py", "connect_url"),
+        ("install_probe.py", "VideoCapture"),
+        ("install_probe.py", "connect_url"),
     ]

@@ -1,0 +1,257 @@
+"""The InstallVerifier: the field technician's install check in the console, on the same engine
+as ``beacon verify`` (:mod:`app.services.install_check`).
+
+The technician names a registry camera, a stream URL or a video file, picks the streams and the
+length of the stability run, and runs the check; it runs on a worker thread of the panel's own
+(a check holds its thread for the whole run, which must not starve the console's shared pool),
+and its table lists every check with what was measured, pass / warn / fail (in words and
+colour) and the threshold. The camera's user name and password, when it asks for them, are
+taken from the panel's fields and kept in the keyring once the camera accepted them.
+Keyboard: Enter in any field runs the check, Escape cancels a running one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models.stream_url import redact_url
+from app.services.accounts import SignedInUser
+from app.services.credentials import CameraCredentials
+from app.services.install_check import (
+    DEFAULT_DURATION_S,
+    AskCredentials,
+    CheckStatus,
+    InstallCheck,
+    InstallCheckReport,
+    parse_target,
+)
+from app.video.install_probe import StreamName
+from app.widgets import palette
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.row_table_model import RowTableModel, row_table_view
+
+# Makes the engine for one run, with that run's way of answering a password request.
+InstallCheckFactory = Callable[[AskCredentials], InstallCheck]
+STREAM_CHOICES: tuple[tuple[str, tuple[StreamName, ...]], ...] = (
+    ("Main and sub", ("main", "sub")),
+    ("Main only", ("main",)),
+    ("Sub only", ("sub",)),
+)
+STATUS_COLOURS = {
+    CheckStatus.PASS: palette.CHECK_PASS,
+    CheckStatus.WARN: palette.CHECK_WARN,
+    CheckStatus.FAIL: palette.CHECK_FAIL,
+}
+_ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    stream: str
+    name: str
+    value: str
+    status: CheckStatus
+    threshold: str
+
+
+class CheckTableModel(RowTableModel[CheckRow]):
+    COLUMNS = ("Stream", "Check", "Measured", "Result", "Threshold")
+    RESULT_COLUMN = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._brushes = {
+            status: QBrush(QColor(colour)) for status, colour in STATUS_COLOURS.items()
+        }
+
+    def show_report(self, report: InstallCheckReport | None) -> None:
+        self.beginResetModel()
+        self._rows = (
+            []
+            if report is None
+            else [
+                CheckRow(
+                    stream.measurement.stream,
+                    check.name,
+                    check.value,
+                    check.status,
+                    check.threshold,
+                )
+                for stream in report.streams
+                for check in stream.checks
+            ]
+        )
+        self.endResetModel()
+
+    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.stream, row.name, row.value, row.status.value.upper(), row.threshold)[
+                column
+            ]
+        if role == Qt.ItemDataRole.ForegroundRole and column == self.RESULT_COLUMN:
+            return self._brushes[row.status]
+        return None
+
+
+class InstallVerifier(QWidget):
+    """The install check panel (see the module's docstring)."""
+
+    report_ready = Signal(object)  # InstallCheckReport
+    message = Signal(str)
+
+    def __init__(
+        self,
+        *,
+        make_check: InstallCheckFactory,
+        user: SignedInUser,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("installVerifier")
+        self.setWindowTitle("Beacon — install check")
+        self._make_check = make_check
+        self._user = user
+        self._jobs = BackgroundJobs(self, max_threads=1)
+        self._cancel: threading.Event | None = None
+        self.report: InstallCheckReport | None = None
+
+        self.target_edit = QLineEdit()
+        self.target_edit.setObjectName("installTarget")
+        self.target_edit.setPlaceholderText("camera id, rtsp://host/path, or a video file")
+        self.target_edit.setAccessibleName("Camera, stream URL or file to check")
+        self.stream_box = QComboBox()
+        for label, _streams in STREAM_CHOICES:
+            self.stream_box.addItem(label)
+        self.duration_box = QSpinBox()
+        self.duration_box.setRange(1, 3600)
+        self.duration_box.setValue(int(DEFAULT_DURATION_S))
+        self.duration_box.setSuffix(" s")
+        self.duration_box.setAccessibleName("Length of the stability run in seconds")
+        self.username_edit = QLineEdit()
+        self.username_edit.setPlaceholderText("only if the camera asks")
+        self.password_edit = QLineEdit()
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password_edit.setPlaceholderText("kept in the keyring once accepted")
+
+        form = QFormLayout()
+        form.addRow("&Check:", self.target_edit)
+        form.addRow("&Streams:", self.stream_box)
+        form.addRow("Stability &run:", self.duration_box)
+        form.addRow("Camera &user name:", self.username_edit)
+        form.addRow("Camera pass&word:", self.password_edit)
+
+        self.run_button = QPushButton("Run chec&k")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.start_check)
+        self.cancel_button = QPushButton("Cancel (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_check)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        for edit in (self.target_edit, self.username_edit, self.password_edit):
+            edit.returnPressed.connect(self.start_check)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.cancel_check)
+
+        self.status_label = QLabel("Name a camera, a stream URL or a file, then run the check.")
+        self.status_label.setObjectName("installStatus")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model = CheckTableModel()
+        self.table = row_table_view(self.model, "installChecks", "Install check results")
+        header = self.table.horizontalHeader()
+        for column in range(len(CheckTableModel.COLUMNS) - 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.table, 1)
+        self.target_edit.setFocus()
+
+    @property
+    def running(self) -> bool:
+        return self._cancel is not None
+
+    def start_check(self) -> None:
+        if self.running:
+            return
+        text = self.target_edit.text()
+        streams = STREAM_CHOICES[self.stream_box.currentIndex()][1]
+        duration_s = float(self.duration_box.value())
+        username = self.username_edit.text().strip()
+        typed = CameraCredentials(username, self.password_edit.text()) if username else None
+        cancel = threading.Event()
+        check = self._make_check(lambda _prompt: typed)
+        user = self._user
+
+        def work() -> InstallCheckReport:
+            target = parse_target(text)  # looks for a file: not on the UI thread
+            chosen = streams if target.kind == "camera" else ("main",)
+            return check.run(target, user, streams=chosen, duration_s=duration_s, cancel=cancel)
+
+        self._cancel = cancel
+        self._set_running(True)
+        self.model.show_report(None)
+        self.status_label.setText(f"Checking for {duration_s:g} s…")
+        self._jobs.submit("Install check", work, self._finished, self._failed, owner=self)
+
+    def cancel_check(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.status_label.setText("Cancelling…")
+
+    def shutdown(self) -> None:
+        """Stop a running check and wait for its thread (the console is closing)."""
+        self.cancel_check()
+        self._jobs.shutdown()
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for field in (self.target_edit, self.stream_box, self.duration_box):
+            field.setEnabled(not running)
+
+    def _finished(self, report: InstallCheckReport) -> None:
+        self._cancel = None
+        self._set_running(False)
+        self.report = report
+        self.model.show_report(report)
+        stopped = f" (stopped: {report.stopped_reason})" if report.stopped_reason else ""
+        self.status_label.setText(
+            f"{report.kind} {report.address}: {report.verdict.value.upper()}{stopped}"
+        )
+        self.table.setFocus()  # the results, for reading by keyboard
+        self.report_ready.emit(report)
+
+    def _failed(self, error: Exception) -> None:
+        self._cancel = None
+        self._set_running(False)
+        reason = redact_url(str(error))
+        self.status_label.setText(f"The check could not run: {reason}")
+        self.message.emit(f"Install check: {reason}")
+        self.target_edit.setFocus()
