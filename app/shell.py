@@ -10,7 +10,9 @@ the audit log cannot be opened durably, or when the registry cannot be opened.
 
 With ``[sync] server_url`` set, an ``AuditSync`` sends the audit log to the sync server from its
 own thread for as long as the console runs (signed in or not: the sign-in screen writes events
-too); each main window shows its state in the status bar.
+too), and a ``RegistrySync`` pulls registry and policy changes from it; while a session is signed
+in, its gate re-checks the leases after each applied page, so a revocation on the server ends
+feeds at once. Each main window shows both states in the status bar.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
 from app.services.demo_avl import DemoAvl
 from app.services.policy_gate import PolicyGate
+from app.services.registry_sync import RegistrySync
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
 from app.settings import Settings
 from app.video.feed_supervisor import FeedSupervisor
@@ -115,10 +118,12 @@ class ConsoleShell(QObject):
         clock: Clock = utc_now,
         network_decoders: int = 2,
         sync: AuditSync | None = None,
+        registry_sync: RegistrySync | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
         self._sync = sync
+        self._registry_sync = registry_sync
         self._audit = audit
         self._sessions = sessions
         self._credentials = credentials or CredentialStore.for_settings(settings)
@@ -164,6 +169,8 @@ class ConsoleShell(QObject):
             self._sessions, self._audit, self._credentials, self._clock, LEASE_CHECK_INTERVAL_S
         )
         self.gate.start()
+        if self._registry_sync is not None:
+            self._registry_sync.attach_gate(self.gate)
         self.supervisor = FeedSupervisor(
             network_decoders=self._network_decoders,
             clip_seconds=self._settings.evidence.clip_seconds,
@@ -180,6 +187,7 @@ class ConsoleShell(QObject):
             credentials=self._credentials,
             cad_poll=self._cad_poll,
             sync=self._sync,
+            registry_sync=self._registry_sync,
             clock=self._clock,
         )
         window.session_ended.connect(self._session_ended)
@@ -207,6 +215,8 @@ class ConsoleShell(QObject):
         """
         gate, supervisor = self.gate, self.supervisor
         self.gate = self.supervisor = None
+        if self._registry_sync is not None:
+            self._registry_sync.attach_gate(None)
         if gate is None or supervisor is None:
             return
         pair = (gate, supervisor)
@@ -245,12 +255,14 @@ def run_console(
     *,
     report_error: ErrorReporter | None = None,
     window_state: QSettings | None = None,
+    on_started: Callable[[ConsoleShell], None] | None = None,
 ) -> int:
     """Run the operator console until it is quit; 0 on a normal exit, 2 when it refuses to run.
 
     ``report_error`` shows a refusal (a modal message box unless given, for tests);
     ``window_state`` is where window geometry and dock layout are kept (the user's QSettings
-    unless given).
+    unless given); ``on_started`` is called with the shell once it shows the sign-in (the
+    self-test drives the console from there).
     """
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
@@ -278,22 +290,33 @@ def run_console(
         return EXIT_REFUSED
 
     app.setQuitOnLastWindowClosed(False)  # the shell quits: sign-out closes a window, not Beacon
+    sessions = sessionmaker(engine, expire_on_commit=False)
     sync = AuditSync.from_settings(settings, credentials)
+    registry_sync = RegistrySync.from_settings(
+        settings, credentials, sessions=sessions, audit=audit
+    )
     shell = ConsoleShell(
         settings,
         audit=audit,
-        sessions=sessionmaker(engine, expire_on_commit=False),
+        sessions=sessions,
         credentials=credentials,
         cad_poll=cad_poll_for(settings),
         window_state=window_state,
         sync=sync,
+        registry_sync=registry_sync,
     )
     try:
         if sync is not None:
             sync.start()
+        if registry_sync is not None:
+            registry_sync.start()
         shell.start()
+        if on_started is not None:
+            on_started(shell)
         return app.exec()
     finally:
+        if registry_sync is not None:
+            registry_sync.stop()
         shell.shutdown()
         if sync is not None:
             # The session's last events (the logout) go now if the server answers within

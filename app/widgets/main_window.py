@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -27,16 +27,25 @@ from app.models.audit_chain import AuditEventType, DetailValue, Outcome
 from app.models.user import Role
 from app.services.accounts import SignedInUser, confirm_unlock
 from app.services.audit_log import AuditLog, AuditWriteError
+from app.services.audit_replay_sources import (
+    LocalLogSource,
+    ReplaySource,
+    ServerCopySource,
+    store_replay_token,
+)
 from app.services.audit_sync import NOT_CONFIGURED, SyncStateSource
 from app.services.cad_intake import CadPollReport
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore
 from app.services.geofence_search import CameraCatalog
+from app.services.install_check import AskCredentials, InstallCheck
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
+from app.services.registry_sync import RegistrySyncStateSource
 from app.settings import Settings
 from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.activity_watcher import ActivityWatcher
+from app.widgets.audit_replay import AuditReplay
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
 from app.widgets.camera_map import MAP_SHORTCUTS, console_map
@@ -44,6 +53,7 @@ from app.widgets.footage_request_panel import FootageRequestPanel
 from app.widgets.geofence_editor import DrawMode
 from app.widgets.geofence_panel import GeofencePanel
 from app.widgets.incident_panel import IncidentPanel
+from app.widgets.install_verifier import InstallVerifier
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
 from app.widgets.video_wall import VideoWall
@@ -63,6 +73,9 @@ STATE_KEY = "main_window/state"
 CAMERA_REFRESH_MS = 30_000  # "policy now" changes as scheduled windows open and close
 MAX_INCIDENT_BACKOFF_MS = 60_000
 SYNC_STATE_MS = 1000  # the sync state is a snapshot; "retry in N s" counts down
+REPLAY_ROLES = (Role.SUPERVISOR, Role.ADMIN)  # who may replay an operator's session
+REPLAY_SERVER_DAYS = 30  # how far back the replay reads the sync server's copy
+INSTALL_ROLES = (Role.FIELD_TECH,)  # who checks a camera's install (the gate's install rule)
 UNLOCK_REFUSED_TEXT = "That password does not match. The console stays locked."
 UNLOCK_NOT_RECORDED = (
     "The unlock could not be recorded in the audit log, so the console stays locked. "
@@ -123,6 +136,7 @@ class MainWindow(QMainWindow):
         credentials: CredentialStore,
         cad_poll: CadPoll | None = None,
         sync: SyncStateSource | None = None,
+        registry_sync: RegistrySyncStateSource | None = None,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         check_interval_ms: int = 1000,
@@ -154,6 +168,11 @@ class MainWindow(QMainWindow):
         self._audit_counted = False
         self._sync = sync
         self._sync_text = NOT_CONFIGURED.text(clock())
+        self._credentials = credentials
+        self._gate = gate
+        self.install_verifier: InstallVerifier | None = None
+        self.audit_replay: AuditReplay | None = None
+        self._registry_sync = registry_sync
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"Beacon — {user.display_name} — {settings.workstation}")
@@ -263,7 +282,7 @@ class MainWindow(QMainWindow):
         self._sync_timer = QTimer(self)
         self._sync_timer.setInterval(SYNC_STATE_MS)
         self._sync_timer.timeout.connect(self._show_sync_state)
-        if sync is not None:
+        if sync is not None or registry_sync is not None:
             self._sync_timer.start()
             self._show_sync_state()
 
@@ -362,6 +381,9 @@ class MainWindow(QMainWindow):
         self.workstation_label = QLabel(f"Workstation: {self._settings.workstation}")
         self.audit_label = QLabel("Audit: counting events…")
         self.audit_label.setObjectName("auditState")
+        self.registry_label = QLabel("registry: connecting")
+        self.registry_label.setObjectName("registryState")
+        self.registry_label.setVisible(self._registry_sync is not None)
         self.insecure_label = QLabel("Credentials: demo file keyring (insecure)")
         self.insecure_label.setObjectName("insecureWarning")
         self.insecure_label.setToolTip(
@@ -369,7 +391,12 @@ class MainWindow(QMainWindow):
             "demo or test machine only; production workstations use the OS keyring."
         )
         self.insecure_label.setVisible(credentials_insecure)
-        for label in (self.user_label, self.workstation_label, self.audit_label):
+        for label in (
+            self.user_label,
+            self.workstation_label,
+            self.audit_label,
+            self.registry_label,
+        ):
             label.setObjectName(label.objectName() or "statusText")
             bar.addPermanentWidget(label)
         bar.addPermanentWidget(self.insecure_label)
@@ -496,10 +523,26 @@ class MainWindow(QMainWindow):
         self.window_menu = WindowMenu(self.wall_windows, self.views_menu, self)
         menus.addMenu(self.window_menu)
         self.addActions([self.wall_windows.next_monitor_action, self.views_menu.save_action])
+        # Supervisors and administrators only: an operator's console has no such entry at all.
+        self.replay_action: QAction | None = None
+        if self.user.role in REPLAY_ROLES:
+            self.replay_action = self._action(
+                "&Replay a session…", self.open_replay, ("Ctrl+Shift+A",)
+            )
+            menus.addMenu("&Audit").addAction(self.replay_action)
+        # Field technicians only: the policy gate lets no one else open a feed to verify it.
+        self.install_action: QAction | None = None
+        if self.user.role in INSTALL_ROLES:
+            self.install_action = self._action(
+                "&Check a camera install…", self.open_install_verifier, ("Ctrl+Shift+I",)
+            )
+            menus.addMenu("&Install").addAction(self.install_action)
         help_menu = menus.addMenu("&Help")
         help_menu.addAction(self.help_action)
         self._locked_out_actions = (
             *self.window_menu.locked_out_actions,
+            *([self.replay_action] if self.replay_action is not None else []),
+            *([self.install_action] if self.install_action is not None else []),
             *self._dock_actions,
             *geofence.actions(),
             *footage.actions(),
@@ -539,6 +582,8 @@ class MainWindow(QMainWindow):
             self.help_action,
             self.views_menu.save_action,
             self.wall_windows.next_monitor_action,
+            *([self.replay_action] if self.replay_action is not None else []),
+            *([self.install_action] if self.install_action is not None else []),
         )
         rows = []
         for action in listed:
@@ -681,6 +726,10 @@ class MainWindow(QMainWindow):
     def _show_sync_state(self) -> None:
         """The sync client's state, polled: a snapshot it swaps under a lock it never holds
         while it waits on the network or the disk, so this never blocks the UI thread."""
+        if self._registry_sync is not None:
+            registry = self._registry_sync.state()
+            self.registry_label.setText(registry.text())
+            self.registry_label.setToolTip(registry.detail)
         if self._sync is None:
             return
         state = self._sync.state()
@@ -742,6 +791,9 @@ class MainWindow(QMainWindow):
         self._locked_for = reason
         self._state_before_lock = self.saveState()
         self.help_overlay.hide()
+        if self.audit_replay is not None:
+            self.audit_replay.pause()
+            self.audit_replay.hide()  # a replayed session is as private as the live wall
         for dock in self.docks:
             dock.hide()
         self.wall_toolbar.hide()
@@ -837,6 +889,67 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
         self.full_screen_action.setChecked(self.isFullScreen())
 
+    def open_replay(self) -> AuditReplay | None:
+        """The session replay window (supervisors and administrators only), opened once and
+        raised after that."""
+        if self.locked or self.user.role not in REPLAY_ROLES:
+            return None
+        if self.audit_replay is None:
+            settings, credentials, username = self._settings, self._credentials, self.user.username
+            sources: list[tuple[str, ReplaySource]] = [
+                ("This workstation's audit log", LocalLogSource(settings.audit_db))
+            ]
+            since = self._clock() - timedelta(days=REPLAY_SERVER_DAYS)
+            server = ServerCopySource.from_settings(settings, credentials, username, since)
+            store_token = None
+            if server is not None:
+                sources.append((f"The sync server's copy (last {REPLAY_SERVER_DAYS} days)", server))
+                url = server.server_url
+
+                def store_token(token: str) -> None:
+                    store_replay_token(credentials, url, username, token)
+
+            self.audit_replay = AuditReplay(
+                jobs=self._jobs,
+                audit=self._audit,
+                user=self.user,
+                sources=sources,
+                export_dir=settings.exports_dir,
+                store_token=store_token,
+                clock=self._clock,
+                parent=self,
+            )
+            self.audit_replay.setWindowFlag(Qt.WindowType.Window)
+            self.audit_replay.message.connect(self._show_failure)
+            self.audit_replay.resize(1500, 950)
+        self.audit_replay.show()
+        self.audit_replay.raise_()
+        self.audit_replay.activateWindow()
+        return self.audit_replay
+
+    def open_install_verifier(self) -> InstallVerifier | None:
+        """The install check window (field technicians only), opened once and raised after
+        that."""
+        if self.locked or self.user.role not in INSTALL_ROLES:
+            return None
+        if self.install_verifier is None:
+            gate, audit, clock = self._gate, self._audit, self._clock
+            credentials = self._credentials
+
+            def make_check(ask: AskCredentials) -> InstallCheck:
+                return InstallCheck(gate, audit, lambda: credentials, clock, ask_credentials=ask)
+
+            self.install_verifier = InstallVerifier(
+                make_check=make_check, user=self.user, parent=self
+            )
+            self.install_verifier.setWindowFlag(Qt.WindowType.Window)
+            self.install_verifier.message.connect(self._show_failure)
+            self.install_verifier.resize(1100, 680)
+        self.install_verifier.show()
+        self.install_verifier.raise_()
+        self.install_verifier.activateWindow()
+        return self.install_verifier
+
     def _toggle_help(self) -> None:
         if self.help_overlay.isVisible():
             self.help_overlay.hide()
@@ -854,6 +967,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._ended:
             self.wall_windows.end_session()
+            if self.install_verifier is not None:
+                self.install_verifier.shutdown()  # its lease ends, audited, before the logout
             self._save_window_state()
             self._record(AuditEventType.LOGOUT, details={"reason": self._end_reason.value})
             self._ended = True
