@@ -13,6 +13,8 @@ packages=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # a real PostgreSQL for the sync server's tests (tests/postgres.py runs initdb/pg_ctl itself)
   postgresql
+  # the frozen bundle: PyInstaller reads libraries with objdump, the spec strips symbols
+  binutils
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,6 +17,7 @@ from app.cli import (
     demo,
     policy,
     registry,
+    self_test,
     smtp,
     sync,
     user,
@@ -30,7 +31,19 @@ from app.settings import SettingsError, load_settings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CommandContext, argparse.Namespace], int]
-SUBCOMMANDS = (audit, audit_server, camera, demo, policy, registry, smtp, sync, user, verify)
+SUBCOMMANDS = (
+    audit,
+    audit_server,
+    camera,
+    demo,
+    policy,
+    registry,
+    self_test,
+    smtp,
+    sync,
+    user,
+    verify,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

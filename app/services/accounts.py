@@ -30,7 +30,10 @@ class SignInError(Exception):
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return _encoded(salt, _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P))
+
+
+def _encoded(salt: bytes, key: bytes) -> str:
     encoded_salt, encoded_key = base64.b64encode(salt).decode(), base64.b64encode(key).decode()
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encoded_salt}${encoded_key}"
 
@@ -52,8 +55,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(key, base64.b64decode(expected))
 
 
-# Checked against when the user name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+# Checked against when the user name is unknown, so a wrong name takes as long as a wrong password
+# (verifying runs scrypt with these parameters). Random bytes, not a real hash: hashing at import
+# cost every start of the console a quarter of a second.
+_DUMMY_HASH = _encoded(secrets.token_bytes(16), secrets.token_bytes(32))
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,8 @@ class _Decoder:
         child_commands.close()
         child_reports.close()
         self.feeds: set[str] = set()
+        # A decoder that never had a feed holds nothing (no frames, no clip being written).
+        self.ever_used = False
         self._lock = threading.Lock()
 
     def send(self, command: DecoderCommand | None) -> bool:
@@ -94,6 +96,9 @@ class _Decoder:
             return True
 
     def stop(self, timeout: float = 10.0) -> None:
+        if not self.ever_used:
+            # Still importing OpenCV at a low priority, perhaps: nothing to wait for.
+            timeout = 0.0
         self.send(None)
         self.process.join(timeout)
         if self.process.is_alive():
@@ -241,6 +246,7 @@ class FeedSupervisor:
             return
         decoder = self._placement[handle.feed_id]
         decoder.feeds.add(handle.feed_id)
+        decoder.ever_used = True
         decoder.send(
             OpenFeed(
                 feed_id=handle.feed_id,

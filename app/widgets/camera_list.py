@@ -142,6 +142,9 @@ class CameraList(QWidget):
         self.filter_edit.setPlaceholderText("Filter cameras: id, name, tier, policy, address")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName("Filter cameras")
+        self.filter_edit.setToolTip(
+            "Show only the cameras whose id, name, tier, policy or address contain this text"
+        )
         self.filter_edit.textChanged.connect(self.model.set_filter)
 
         # Several cameras (Ctrl/Shift-click) make a tour when dragged onto a tile or Ctrl+T.

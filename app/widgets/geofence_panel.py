@@ -197,6 +197,7 @@ class GeofencePanel(QWidget):
         self.open_count_box.setRange(1, MAX_OPEN_COUNT)
         self.open_count_box.setValue(DEFAULT_OPEN_COUNT)
         self.open_count_box.setAccessibleName("How many of the nearest allowed cameras to open")
+        self.open_count_box.setToolTip("How many of the nearest allowed cameras to open")
         self.open_action = shortcut_action(
             self, "Open the nearest allowed", "Ctrl+Shift+O", self.open_nearest_allowed
         )

@@ -413,6 +413,7 @@ class IncidentPanel(QWidget):
         self.search_edit.setPlaceholderText("Search CAD number or address")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName("Search incidents by CAD number or address")
+        self.search_edit.setToolTip("Show only the incidents whose CAD number or address has this")
         self.status_filter = self._combo(
             "Filter by status",
             [("All statuses", None), ("Open", OPEN)]
@@ -451,6 +452,7 @@ class IncidentPanel(QWidget):
         self.rejected_count_label = QLabel("")
         self.rejected_count_label.setObjectName("mutedText")
         self.refresh_rejected_button = QPushButton("Refresh")
+        self.refresh_rejected_button.setToolTip("Read the rejected CAD records again")
         self.refresh_rejected_button.clicked.connect(self.load_rejected_records)
 
         self.count_label = QLabel("Loading incidents…")

@@ -44,10 +44,12 @@ class LockScreen(QWidget):
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText(f"password for {username}")
         self.password_edit.setAccessibleName("Password")
+        self.password_edit.setToolTip(f"The password of {username}, to resume this session")
         self.password_edit.returnPressed.connect(self._submit)
 
         self.unlock_button = QPushButton("Unlock")
         self.unlock_button.setObjectName("primaryButton")
+        self.unlock_button.setToolTip("Resume the session where it was (Enter)")
         self.unlock_button.clicked.connect(self._submit)
         self.sign_out_button = QPushButton("Sign out")
         self.sign_out_button.setToolTip("End this session so another user can sign in")

@@ -320,6 +320,7 @@ class MapLegend(QFrame):
         self.toggle_button = QToolButton()
         self.toggle_button.setObjectName("mapLegendToggle")
         self.toggle_button.setText("Legend and layers (L)")
+        self.toggle_button.setToolTip("Fold or unfold the legend and the layer switches (L)")
         self.toggle_button.setCheckable(True)
         self.toggle_button.setChecked(True)
         self.toggle_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -342,6 +343,7 @@ class MapLegend(QFrame):
         for layer in MapLayer:
             box = QCheckBox(f"{layer.value}   {LAYER_KEYS[layer]}")
             box.setChecked(True)
+            box.setToolTip(f"Show or hide {layer.value.lower()} on the map ({LAYER_KEYS[layer]})")
             box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             box.toggled.connect(lambda shown, layer=layer: self.layer_toggled.emit(layer, shown))
             self.checkboxes[layer] = box
