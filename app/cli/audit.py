@@ -18,12 +18,13 @@ from app.cli.context import CommandContext, CommandError, os_actor
 from app.models.audit_chain import AuditEventType, ChainVerdict, DetailValue, Outcome
 from app.services.audit_log import AuditLogUnavailable, export_events, read_events, verify_file
 from app.services.audit_server_check import CheckResult, CheckStatus, check_against_server
-from app.services.audit_sync import STATE_FILE, sync_token_name
+from app.services.audit_sync import STATE_FILE
 from app.services.credentials import (
     CredentialStore,
     CredentialStoreError,
     InsecureKeyringError,
 )
+from app.services.sync_link import SyncConnection, sync_token_name
 
 
 def _iso_time(text: str) -> datetime:
@@ -113,8 +114,8 @@ def _verify_against_server(
         )
     results = [local]
     print(local.line(), flush=True)
-    server_url = settings.sync.server_url
-    if server_url is None:
+    connection = SyncConnection.from_settings(settings)
+    if connection is None:
         skipped = CheckResult(
             "server checks",
             CheckStatus.NOT_RUN,
@@ -133,12 +134,9 @@ def _verify_against_server(
     for result in check_against_server(
         audit_path=path,
         state_path=settings.data_dir / STATE_FILE,
-        server_url=server_url,
+        connection=connection,
         workstation_id=settings.sync_workstation_id,
         token=token,
-        ca_file=settings.sync.ca_file,
-        connect_timeout_s=settings.sync.connect_timeout_s,
-        read_timeout_s=settings.sync.read_timeout_s,
     ):
         print(result.line(), flush=True)
         results.append(result)

@@ -3,7 +3,7 @@ the sync server.
 
 The token is never an argument (arguments show in ``ps`` and shell history) and never goes into
 the settings file: it is prompted for, or read from standard input, and kept in the keyring under
-the workstation id and the server (``app.services.audit_sync.sync_token_name``), so changing
+the workstation id and the server (``app.services.sync_link.sync_token_name``), so changing
 ``server_url`` never offers it to another server. ``sync now`` sends, once, every event the
 server has not acknowledged and prints the state; ``sync registry`` applies, once, every registry
 and policy change the server has that this workstation has not applied. The console does both in
@@ -18,9 +18,10 @@ import sys
 from typing import Any
 
 from app.cli.context import CommandContext, CommandError
-from app.services.audit_sync import AuditSync, SyncPhase, sync_token_name
+from app.services.audit_sync import AuditSync, SyncPhase
 from app.services.credentials import CredentialStore, CredentialStoreError, InsecureKeyringError
 from app.services.registry_sync import RegistrySync, RegistrySyncPhase
+from app.services.sync_link import sync_token_name
 from app.settings import Settings
 
 

@@ -50,11 +50,14 @@ from app.services.audit_sync import (
     STATE_FILE,
     SyncStateFile,
 )
-from app.services.credentials import CredentialStore, CredentialStoreError
+from app.services.credentials import CredentialStore
 from app.services.sync_link import (
     ServerLink,
     ServerUnreachable,
+    SyncConnection,
     SyncStalled,
+    TokenSource,
+    keyring_token,
 )
 from app.settings import Settings
 
@@ -76,8 +79,6 @@ HASHED_FIELDS = (
     "duration_ms",
     "details",
 )
-
-TokenSource = Callable[[], str | None]
 
 
 class ReplaySourceError(Exception):
@@ -229,8 +230,7 @@ class ServerCopySource:
         self._token = token
         self._since = since
         self._pinned_key = pinned_key
-        self._ca_file = ca_file
-        self._timeouts = (connect_timeout_s, read_timeout_s)
+        self._connection = SyncConnection(server_url, ca_file, connect_timeout_s, read_timeout_s)
 
     @classmethod
     def from_settings(
@@ -306,16 +306,16 @@ class ServerCopySource:
     def _get_all(self, work: Callable[[Callable[[str], Any]], Any]) -> Any:
         """Run ``work(get)`` over one connection; a failure becomes a ReplaySourceError."""
         try:
-            token = self._token()
-        except CredentialStoreError as exc:
-            raise ReplaySourceError(str(exc)) from None
+            token = keyring_token(self._token)
+        except SyncStalled as exc:
+            raise ReplaySourceError(exc.detail) from None
         if not token:
             raise ReplaySourceError(
                 f"no supervisor token for {self.server_url} in the keyring: ask the server's "
                 "administrator for one (`beacon server issue-token --role supervisor`) and "
                 "store it with the replay's Token button"
             )
-        link = ServerLink(self.server_url, self._ca_file, *self._timeouts)
+        link = ServerLink(self._connection)
 
         def get(path: str) -> Any:
             answer = link.request("GET", path, token)

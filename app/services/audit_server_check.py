@@ -42,16 +42,15 @@ from app.models.checkpoint import (
 )
 from app.models.merkle import MerkleProofError, MerkleTree
 from app.services.audit_log import read_events
-from app.services.audit_sync import (
-    STATE_FORMAT,
-    TokenSource,
-)
-from app.services.credentials import CredentialStoreError
+from app.services.audit_sync import STATE_FORMAT
 from app.services.sync_link import (
     ServerLink,
     ServerUnreachable,
+    SyncConnection,
     SyncStalled,
+    TokenSource,
     answer_detail,
+    keyring_token,
     proof_hashes,
 )
 
@@ -227,12 +226,9 @@ def check_against_server(
     *,
     audit_path: Path,
     state_path: Path,
-    server_url: str,
+    connection: SyncConnection,
     workstation_id: str,
     token: TokenSource,
-    ca_file: Path | None = None,
-    connect_timeout_s: float = 5.0,
-    read_timeout_s: float = 30.0,
 ) -> Iterator[CheckResult]:
     """The five checks of the module's docstring, each as soon as it is made. The local
     chain itself is ``audit_log.verify_file``'s to check, before these."""
@@ -242,7 +238,7 @@ def check_against_server(
 
     def stored() -> str:
         nonlocal pinned, stored_ok
-        pinned = _read_state(state_path, server_url, workstation_id)
+        pinned = _read_state(state_path, connection.server_url, workstation_id)
         if pinned.checkpoint is None:
             raise _CannotRun(f"{state_path} holds no checkpoint yet (run `beacon sync now`)")
         try:
@@ -269,7 +265,7 @@ def check_against_server(
     yield _run(STORED, stored)
     yield _run(LOCAL_VS_STORED, local_vs_stored)
 
-    link = ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
+    link = ServerLink(connection)
     try:
         yield from _server_checks(link, local, pinned, stored_ok, workstation_id, token)
     finally:
@@ -291,9 +287,9 @@ def _server_checks(
     def connect() -> _Server:
         nonlocal server
         try:
-            secret = token()
-        except CredentialStoreError as exc:
-            raise _CannotRun(f"the keyring cannot be read: {exc}") from None
+            secret = keyring_token(token)
+        except SyncStalled as exc:
+            raise _CannotRun(f"{exc.reason}: {exc.detail}") from None
         if not secret:
             raise _CannotRun("no sync token in the keyring (store it with `beacon sync token`)")
         server = _Server(link, workstation_id, secret)

@@ -55,16 +55,14 @@ import json
 import logging
 import math
 import os
-import random
 import sqlite3
-import threading
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from typing import Any, Protocol, Unpack
+from urllib.parse import quote
 
 from app.models.audit_chain import GENESIS_HASH, format_time, parse_time
 from app.models.checkpoint import (
@@ -76,15 +74,15 @@ from app.models.checkpoint import (
 )
 from app.models.merkle import MerkleProofError
 from app.services.clock import Clock, utc_now
-from app.services.credentials import CredentialStore, CredentialStoreError
+from app.services.credentials import CredentialStore
 from app.services.sync_link import (
     ServerAnswer,
-    ServerLink,
     ServerUnreachable,
     SyncStalled,
     answer_detail,
     proof_hashes,
 )
+from app.services.sync_worker import SyncWorker, SyncWorkerArguments, worker_arguments
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,9 +90,7 @@ log = logging.getLogger(__name__)
 STATE_FILE = "audit-sync.json"
 STATE_FORMAT = 2  # 2: the pinned checkpoint key and the last verified checkpoint
 READABLE_STATE_FORMATS = (1, 2)  # 1: the position only
-TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
 
-TokenSource = Callable[[], str | None]
 StateCallback = Callable[["SyncState"], None]
 
 
@@ -177,21 +173,6 @@ class SyncStateSource(Protocol):
     """What a status bar needs of a sync client."""
 
     def state(self) -> SyncState: ...
-
-
-def sync_token_name(settings: Settings) -> str:
-    """The keyring name of the workstation's token. It names the workstation id and the server,
-    so a token stored for one server is never offered to another after ``server_url`` changes."""
-    server = urlsplit(settings.sync.server_url or "").netloc
-    return f"sync:{settings.sync_workstation_id}@{server}"
-
-
-def backoff_delay(failures: int, initial_s: float, max_s: float, jitter: float) -> float:
-    """The wait after the ``failures``-th failure in a row: ``initial_s`` doubling up to
-    ``max_s``, then cut by up to half at random (``jitter`` in [0, 1)) so that workstations
-    that lost the server together do not all come back in the same second."""
-    ceiling = min(max_s, initial_s * 2.0 ** min(failures - 1, 64))
-    return ceiling * (0.5 + 0.5 * jitter)
 
 
 # ---- what can go wrong in one attempt ----------------------------------------------------------
@@ -379,64 +360,37 @@ def _wire_event(record: bytes, digest: bytes, previous: bytes) -> bytes:
 # ---- the client ----------------------------------------------------------------------------------
 
 
-class AuditSync:
+class AuditSync(SyncWorker[SyncState], name="audit sync", toward="to"):
     """Sends one workstation's audit log to one sync server from one worker thread."""
 
     def __init__(
         self,
         *,
         audit_path: Path,
-        server_url: str,
-        workstation_id: str,
-        token: TokenSource,
         state_path: Path,
         batch_size: int = 5000,
         interval_s: float = 5.0,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        retry_initial_s: float = 2.0,
-        retry_max_s: float = 300.0,
-        ca_file: Path | None = None,
-        clock: Clock = utc_now,
-        jitter: Callable[[], float] = random.random,
         on_change: StateCallback | None = None,
+        **worker: Unpack[SyncWorkerArguments],
     ) -> None:
-        self.server_url = server_url
-        self.workstation_id = workstation_id
+        """``worker``: the server_url, workstation_id and token source, and the timeouts,
+        retry, CA file, clock and jitter of every ``SyncWorker``."""
+        super().__init__(interval_s, SyncState(SyncPhase.CONNECTING), on_change, **worker)
         self._audit_path = audit_path
-        self._token = token
-        self._state_file = SyncStateFile(state_path, server_url, workstation_id)
+        self._state_file = SyncStateFile(state_path, self.server_url, self.workstation_id)
         self._batch_size = batch_size
-        self._interval_s = interval_s
-        self._retry_initial_s = retry_initial_s
-        self._retry_max_s = retry_max_s
-        self._clock = clock
-        self._jitter = jitter
-        self._on_change = on_change
-        self._link = ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
-        quoted = quote(workstation_id, safe="")
+        quoted = quote(self.workstation_id, safe="")
         self._events_path = f"/v1/workstations/{quoted}/events"
         self._head_path = f"/v1/workstations/{quoted}/head"
         self._key_path = "/v1/checkpoint-key"
 
         # Used by one job at a time (the worker's, or sync_once's), under _job_lock.
-        self._job_lock = threading.Lock()
         self._position: _Position | None = None  # agreed with the server in this run
         self._server_key: _ServerKey | None = None  # pinned; checked again with the head
         self._checkpoint: SignedCheckpoint | None = None  # the last one verified
-        self._cached_token: str | None = None
-        self._failures = 0
-        self._failing_since: datetime | None = None
         self._rejected: _Rejected | None = None
         self._stored = 0
         self._already_stored = 0
-
-        self._state_lock = threading.Lock()
-        self._state = SyncState(SyncPhase.CONNECTING)
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._last_job = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_settings(
@@ -448,68 +402,17 @@ class AuditSync:
         on_change: StateCallback | None = None,
     ) -> AuditSync | None:
         """The client ``[sync]`` describes, or None when no server_url is set."""
-        sync = settings.sync
-        if sync.server_url is None:
+        arguments = worker_arguments(settings, credentials, clock)
+        if arguments is None:
             return None
-        name = sync_token_name(settings)
         return cls(
             audit_path=settings.audit_db,
-            server_url=sync.server_url,
-            workstation_id=settings.sync_workstation_id,
-            token=lambda: credentials.get_secret(name),
             state_path=settings.data_dir / STATE_FILE,
-            batch_size=sync.batch_size,
-            interval_s=sync.interval_s,
-            connect_timeout_s=sync.connect_timeout_s,
-            read_timeout_s=sync.read_timeout_s,
-            retry_initial_s=sync.retry_initial_s,
-            retry_max_s=sync.retry_max_s,
-            ca_file=sync.ca_file,
-            clock=clock,
+            batch_size=settings.sync.batch_size,
+            interval_s=settings.sync.interval_s,
             on_change=on_change,
+            **arguments,
         )
-
-    # ---- the thread ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="audit-sync", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0, *, flush: bool = False) -> None:
-        """Stop the worker. ``flush``: let it first send what was written up to now, if that
-        takes less than ``timeout``. Then a request still waiting on the network is cut off."""
-        thread = self._thread
-        if flush and thread is not None and thread.is_alive():
-            self._last_job.set()
-            self._wake.set()
-            thread.join(timeout)
-        self._stopping.set()
-        self._wake.set()
-        self._link.abort()
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("the audit sync worker did not stop within %g s", timeout)
-        self._link.close()
-
-    def nudge(self) -> None:
-        """Look for new events (or retry) now rather than at the next interval."""
-        self._wake.set()
-
-    def state(self) -> SyncState:
-        with self._state_lock:
-            return self._state
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            last = self._last_job.is_set()  # set before the job: it sees all written so far
-            delay = self._job(scheduled=True)
-            if last or self._stopping.is_set():
-                break
-            self._wake.wait(delay)
 
     def sync_once(self) -> SyncState:
         """One job in the calling thread: send everything pending now, or say why not."""
@@ -518,85 +421,36 @@ class AuditSync:
 
     # ---- one job ---------------------------------------------------------------------------
 
-    def _job(self, *, scheduled: bool) -> float | None:
-        """Send what is pending; the seconds until the next job (None: only when nudged)."""
-        with self._job_lock:
-            if self._rejected is not None:
-                return None
-            try:
-                self._send_pending()
-            except _Rejected as rejection:
-                self._rejected = rejection
-                log.error(
-                    "audit sync to %s stopped: %s (seq %s): %s",
-                    self.server_url,
-                    rejection.reason,
-                    rejection.seq,
-                    rejection.detail,
-                )
-                self._publish_local(
-                    SyncPhase.REJECTED,
-                    reason=rejection.reason,
-                    detail=rejection.detail,
-                    rejected_seq=rejection.seq,
-                )
-                return None
-            except (ServerUnreachable, SyncStalled) as failure:
-                self._position = None  # ask the server where it stands before sending again
-                self._cached_token = None  # and read the keyring again (a new token?)
-                if self._stopping.is_set():
-                    return None
-                return self._failed(failure, scheduled)
-            finally:
-                # One connection per job: between jobs the server would close it as idle, and
-                # the next job's first request would fail on a dead socket.
-                self._link.close()
-            if self._failures:
-                log.info("audit sync to %s works again", self.server_url)
-            self._failures = 0
-            self._failing_since = None
-            return self._interval_s
-
-    def _failed(self, failure: ServerUnreachable | SyncStalled, scheduled: bool) -> float:
-        now = self._clock()
-        self._failures += 1
-        if self._failing_since is None:
-            self._failing_since = now
-        delay = backoff_delay(
-            self._failures, self._retry_initial_s, self._retry_max_s, self._jitter()
-        )
-        retry_at = now + timedelta(seconds=delay) if scheduled else None
-        if isinstance(failure, SyncStalled):
-            phase, reason, detail = SyncPhase.STALLED, failure.reason, failure.detail
-        else:
-            phase, reason, detail = SyncPhase.UNREACHABLE, "server unreachable", str(failure)
-        if self._failures == 1:
-            log.warning("audit sync to %s: %s (%s)", self.server_url, reason, detail)
-        self._publish_local(
-            phase,
-            reason=reason,
-            detail=detail,
-            failing_since=self._failing_since,
-            retry_at=retry_at,
-        )
-        return delay
-
-    def _token_now(self) -> str:
-        """The token, read from the keyring at the first request after a start or a failure."""
-        if self._cached_token is not None:
-            return self._cached_token
+    def _work(self) -> bool:
+        """Send what is pending; False once the server rejected the chain (nothing more is
+        sent, not even when nudged)."""
+        if self._rejected is not None:
+            return False
         try:
-            token = self._token()
-        except CredentialStoreError as exc:
-            raise SyncStalled("the keyring cannot be read", str(exc)) from None
-        if not token:
-            raise SyncStalled(
-                "no sync token",
-                f"no token for workstation {self.workstation_id} at {self.server_url} is in "
-                f"the keyring: {TOKEN_HINT}",
+            self._send_pending()
+        except _Rejected as rejection:
+            self._rejected = rejection
+            log.error(
+                "audit sync to %s stopped: %s (seq %s): %s",
+                self.server_url,
+                rejection.reason,
+                rejection.seq,
+                rejection.detail,
             )
-        self._cached_token = token
-        return token
+            self._publish_local(
+                SyncPhase.REJECTED,
+                reason=rejection.reason,
+                detail=rejection.detail,
+                rejected_seq=rejection.seq,
+            )
+            return False
+        except (ServerUnreachable, SyncStalled):
+            self._position = None  # ask the server where it stands before sending again
+            raise
+        return True
+
+    def _publish_failure(self, *, stalled: bool, **fields: Any) -> None:
+        self._publish_local(SyncPhase.STALLED if stalled else SyncPhase.UNREACHABLE, **fields)
 
     def _send_pending(self) -> None:
         with closing(_open_log(self._audit_path)) as db:
@@ -897,20 +751,13 @@ class AuditSync:
                 return seq
         return rows[0][0]
 
-    def _refusal(self, answer: ServerAnswer) -> Exception:
-        detail = answer_detail(answer)
+    def _not_found(self, detail: str) -> SyncStalled:
         workstation = self.workstation_id
-        if answer.status == 401:
-            return SyncStalled("sync token refused by the server", f"{detail}; {TOKEN_HINT}")
-        if answer.status == 403:
-            return SyncStalled(f"sync token not valid for workstation {workstation}", detail)
-        if answer.status == 404:
-            return SyncStalled(
-                f"workstation {workstation} is not registered on the sync server",
-                f"{detail}; ask the server's administrator to register it "
-                f"(python -m server register-workstation {workstation})",
-            )
-        return ServerUnreachable(f"server error {answer.status}: {detail}")
+        return SyncStalled(
+            f"workstation {workstation} is not registered on the sync server",
+            f"{detail}; ask the server's administrator to register it "
+            f"(python -m server register-workstation {workstation})",
+        )
 
     # ---- state -----------------------------------------------------------------------------
 
@@ -951,13 +798,3 @@ class AuditSync:
                 **fields,
             )
         )
-
-    def _set_state(self, state: SyncState) -> None:
-        with self._state_lock:
-            changed = state != self._state
-            self._state = state
-        if changed and self._on_change is not None:
-            try:
-                self._on_change(state)
-            except Exception:  # a broken listener must not stop the sync
-                log.exception("audit sync state listener failed")

@@ -27,23 +27,22 @@ Malformed changes
     never stops the others nor is asked for again and again. An answer that cannot be read as a
     page at all (versions missing or out of order) applies nothing and is retried with backoff.
 
-Failures are those of the audit sync client (``app.services.audit_sync``, whose HTTP link,
-token lookup and backoff this module shares): the server down, a timeout or a 5xx is "server
-unreachable", a refused token or a server without the registry says what to do, and both are
-retried with backoff and jitter. The token is sent only in the Authorization header.
+Failures are those of the audit sync client (``app.services.audit_sync``; both are a
+``SyncWorker``, sharing its HTTP link, token lookup and backoff): the server down, a timeout or
+a 5xx is "server unreachable", a refused token or a server without the registry says what to
+do, and both are retried with backoff and jitter. The token is sent only in the Authorization
+header.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar, Unpack
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
@@ -64,24 +63,10 @@ from app.models.registry_sync_position import RegistrySyncPosition
 from app.models.sharing_policy import PolicyError, PolicyMode, SharingPolicy
 from app.models.stream_url import redact_url
 from app.services.audit_log import AuditLog, AuditWriteError
-
-# The audit sync client's HTTP link and failure kinds are reused as they are (one way to talk
-# to the sync server); they are private there only because nothing else needed them yet.
-from app.services.audit_sync import (
-    TOKEN_HINT,
-    TokenSource,
-    backoff_delay,
-    sync_token_name,
-)
 from app.services.clock import Clock, utc_now
-from app.services.credentials import CredentialStore, CredentialStoreError
-from app.services.sync_link import (
-    ServerAnswer,
-    ServerLink,
-    ServerUnreachable,
-    SyncStalled,
-    answer_detail,
-)
+from app.services.credentials import CredentialStore
+from app.services.sync_link import SyncStalled
+from app.services.sync_worker import SyncWorker, SyncWorkerArguments, worker_arguments
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -387,7 +372,7 @@ def _apply_policy(session: Session, change: RegistryChange) -> PolicySeen | bool
 # ---- the client ------------------------------------------------------------------------------
 
 
-class RegistrySync:
+class RegistrySync(SyncWorker[RegistrySyncState], name="registry sync", toward="from"):
     """Pulls one sync server's registry changes into the local registry from one worker thread."""
 
     def __init__(
@@ -395,39 +380,22 @@ class RegistrySync:
         *,
         sessions: Callable[[], Session],
         audit: AuditLog,
-        server_url: str,
-        workstation_id: str,
-        token: TokenSource,
         poll_s: float = 2.0,
         page_size: int = PAGE_SIZE,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        retry_initial_s: float = 2.0,
-        retry_max_s: float = 300.0,
-        ca_file: Path | None = None,
-        clock: Clock = utc_now,
-        jitter: Callable[[], float] = random.random,
         on_change: StateCallback | None = None,
+        **worker: Unpack[SyncWorkerArguments],
     ) -> None:
-        self.server_url = server_url
-        self.workstation_id = workstation_id
+        """``worker``: the server_url, workstation_id and token source, and the timeouts,
+        retry, CA file, clock and jitter of every ``SyncWorker``."""
+        super().__init__(
+            poll_s, RegistrySyncState(RegistrySyncPhase.CONNECTING), on_change, **worker
+        )
         self._sessions = sessions
         self._audit = audit
-        self._token = token
-        self._poll_s = poll_s
         self._page_size = page_size
-        self._retry_initial_s = retry_initial_s
-        self._retry_max_s = retry_max_s
-        self._clock = clock
-        self._jitter = jitter
-        self._on_change = on_change
-        self._link = ServerLink(server_url, ca_file, connect_timeout_s, read_timeout_s)
-        self._server = urlsplit(server_url).netloc
+        self._server = urlsplit(self.server_url).netloc
 
         # Used by one job at a time (the worker's, or pull_once's), under _job_lock.
-        self._job_lock = threading.Lock()
-        self._failures = 0
-        self._failing_since: datetime | None = None
         self._version = 0  # as last read from, or written to, the registry
         self._applied = 0
         self._skipped = 0
@@ -435,11 +403,6 @@ class RegistrySync:
 
         self._gate_lock = threading.Lock()
         self._gate: LeaseChecker | None = None
-        self._state_lock = threading.Lock()
-        self._state = RegistrySyncState(RegistrySyncPhase.CONNECTING)
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_settings(
@@ -452,67 +415,23 @@ class RegistrySync:
         clock: Clock = utc_now,
         on_change: StateCallback | None = None,
     ) -> RegistrySync | None:
-        """The client ``[sync]`` describes, or None when no server_url is set."""
-        sync = settings.sync
-        if sync.server_url is None:
+        """The client ``[sync]`` describes, asking every ``registry_poll_s``, or None when no
+        server_url is set; ``sessions`` open the registry it writes to."""
+        arguments = worker_arguments(settings, credentials, clock)
+        if arguments is None:
             return None
-        name = sync_token_name(settings)
         return cls(
             sessions=sessions,
             audit=audit,
-            server_url=sync.server_url,
-            workstation_id=settings.sync_workstation_id,
-            token=lambda: credentials.get_secret(name),
-            poll_s=sync.registry_poll_s,
-            connect_timeout_s=sync.connect_timeout_s,
-            read_timeout_s=sync.read_timeout_s,
-            retry_initial_s=sync.retry_initial_s,
-            retry_max_s=sync.retry_max_s,
-            ca_file=sync.ca_file,
-            clock=clock,
+            poll_s=settings.sync.registry_poll_s,
             on_change=on_change,
+            **arguments,
         )
-
-    # ---- the thread ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="registry-sync", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the worker; a request still waiting on the network is cut off."""
-        self._stopping.set()
-        self._wake.set()
-        self._link.abort()
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("the registry sync worker did not stop within %g s", timeout)
-        self._link.close()
-
-    def nudge(self) -> None:
-        """Ask the server now rather than at the next poll."""
-        self._wake.set()
 
     def attach_gate(self, gate: LeaseChecker | None) -> None:
         """The gate whose leases are re-checked after each page (None: no console session)."""
         with self._gate_lock:
             self._gate = gate
-
-    def state(self) -> RegistrySyncState:
-        with self._state_lock:
-            return self._state
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            delay = self._job(scheduled=True)
-            if self._stopping.is_set():
-                break
-            self._wake.wait(delay)
 
     def pull_once(self) -> RegistrySyncState:
         """One job in the calling thread: apply every change the server has now, or say why not."""
@@ -521,50 +440,15 @@ class RegistrySync:
 
     # ---- one job ---------------------------------------------------------------------------
 
-    def _job(self, *, scheduled: bool) -> float:
-        """Pull what is new; the seconds until the next job."""
-        with self._job_lock:
-            try:
-                self._pull()
-            except (ServerUnreachable, SyncStalled) as failure:
-                if self._stopping.is_set():
-                    return 0.0
-                return self._failed(failure, scheduled)
-            finally:
-                # One connection per job: between polls the server may close it as idle.
-                self._link.close()
-            if self._failures:
-                log.info("registry sync from %s works again", self.server_url)
-            self._failures = 0
-            self._failing_since = None
-            return self._poll_s
+    def _work(self) -> bool:
+        """Pull what is new."""
+        self._pull()
+        return True
 
-    def _failed(self, failure: ServerUnreachable | SyncStalled, scheduled: bool) -> float:
-        now = self._clock()
-        self._failures += 1
-        if self._failing_since is None:
-            self._failing_since = now
-        delay = backoff_delay(
-            self._failures, self._retry_initial_s, self._retry_max_s, self._jitter()
+    def _publish_failure(self, *, stalled: bool, **fields: Any) -> None:
+        self._publish(
+            RegistrySyncPhase.STALLED if stalled else RegistrySyncPhase.UNREACHABLE, **fields
         )
-        if isinstance(failure, SyncStalled):
-            phase, reason, detail = RegistrySyncPhase.STALLED, failure.reason, failure.detail
-        else:
-            phase, reason, detail = (
-                RegistrySyncPhase.UNREACHABLE,
-                "server unreachable",
-                str(failure),
-            )
-        if self._failures == 1:
-            log.warning("registry sync from %s: %s (%s)", self.server_url, reason, detail)
-        self._set_state(
-            phase,
-            reason=reason,
-            detail=detail,
-            failing_since=self._failing_since,
-            retry_at=now + timedelta(seconds=delay) if scheduled else None,
-        )
-        return delay
 
     def _pull(self) -> None:
         version = self._version = self._stored_version()
@@ -582,20 +466,7 @@ class RegistrySync:
                 version = self._version = self._apply(page)
             if not page.more or not page.changes:
                 break
-        self._set_state(RegistrySyncPhase.CURRENT, detail=self._last_skipped)
-
-    def _token_now(self) -> str:
-        try:
-            token = self._token()
-        except CredentialStoreError as exc:
-            raise SyncStalled("the keyring cannot be read", str(exc)) from None
-        if not token:
-            raise SyncStalled(
-                "no sync token",
-                f"no token for workstation {self.workstation_id} at {self.server_url} is in "
-                f"the keyring: {TOKEN_HINT}",
-            )
-        return token
+        self._publish(RegistrySyncPhase.CURRENT, detail=self._last_skipped)
 
     def _stored_version(self) -> int:
         try:
@@ -669,32 +540,17 @@ class RegistrySync:
         except Exception:  # the gate's own watcher tries again within its interval
             log.exception("re-checking leases after a registry change failed")
 
-    def _refusal(self, answer: ServerAnswer) -> Exception:
-        detail = answer_detail(answer)
-        if answer.status == 401:
-            return SyncStalled("sync token refused by the server", f"{detail}; {TOKEN_HINT}")
-        if answer.status == 403:
-            return SyncStalled(
-                f"sync token not valid for workstation {self.workstation_id}", detail
-            )
-        if answer.status == 404:
-            return SyncStalled(
-                "the sync server does not serve the registry",
-                f"GET {CHANGES_PATH}: {detail}; the server must be upgraded",
-            )
-        return ServerUnreachable(f"server error {answer.status}: {detail}")
+    def _not_found(self, detail: str) -> SyncStalled:
+        return SyncStalled(
+            "the sync server does not serve the registry",
+            f"GET {CHANGES_PATH}: {detail}; the server must be upgraded",
+        )
 
     # ---- state -----------------------------------------------------------------------------
 
-    def _set_state(self, phase: RegistrySyncPhase, **fields: Any) -> None:
-        state = RegistrySyncState(
-            phase, self._version, applied=self._applied, skipped=self._skipped, **fields
+    def _publish(self, phase: RegistrySyncPhase, **fields: Any) -> None:
+        self._set_state(
+            RegistrySyncState(
+                phase, self._version, applied=self._applied, skipped=self._skipped, **fields
+            )
         )
-        with self._state_lock:
-            changed = state != self._state
-            self._state = state
-        if changed and self._on_change is not None:
-            try:
-                self._on_change(state)
-            except Exception:  # a broken listener must not stop the sync
-                log.exception("registry sync state listener failed")

@@ -4,7 +4,9 @@ The audit log's upload (``audit_sync``), the registry's pull (``registry_sync``)
 the log against the server (``audit_server_check``) and the supervisor's replay of the server's
 copy (``audit_replay_sources``) all speak to the same server with the same token, timeouts and
 CA file, and sort what goes wrong the same way: the server cannot be reached (try again later)
-or a person must act (token, registration, keyring, certificate).
+or a person must act (token, registration, keyring, certificate). ``SyncConnection`` is where
+the server is and how to reach it, read once from ``[sync]``; ``keyring_token`` reads a token
+from the keyring the way every client does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +24,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app import __version__
+from app.services.credentials import CredentialStoreError
+from app.settings import Settings
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
+TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
+
+TokenSource = Callable[[], str | None]
 
 
 class ServerUnreachable(Exception):
@@ -36,6 +44,40 @@ class SyncStalled(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+
+def sync_token_name(settings: Settings) -> str:
+    """The keyring name of the workstation's token. It names the workstation id and the server,
+    so a token stored for one server is never offered to another after ``server_url`` changes."""
+    server = urlsplit(settings.sync.server_url or "").netloc
+    return f"sync:{settings.sync_workstation_id}@{server}"
+
+
+def keyring_token(source: TokenSource) -> str | None:
+    """The token ``source`` reads from the keyring, None (or empty) when none is stored there;
+    ``SyncStalled`` when the keyring cannot be read."""
+    try:
+        return source()
+    except CredentialStoreError as exc:
+        raise SyncStalled("the keyring cannot be read", str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConnection:
+    """Where the sync server is and how to reach it: the connection settings of ``[sync]``."""
+
+    server_url: str
+    ca_file: Path | None = None  # PEM certificates to trust for https; None: the system's
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0  # each answer of the server
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SyncConnection | None:
+        """The server ``[sync]`` names, or None when no server_url is set."""
+        sync = settings.sync
+        if sync.server_url is None:
+            return None
+        return cls(sync.server_url, sync.ca_file, sync.connect_timeout_s, sync.read_timeout_s)
 
 
 def proof_hashes(values: Any) -> list[bytes]:
@@ -66,21 +108,15 @@ def _os_reason(error: OSError) -> str:
 class ServerLink:
     """One HTTP(S) connection to the sync server, kept open for the batches of one job."""
 
-    def __init__(
-        self,
-        server_url: str,
-        ca_file: Path | None,
-        connect_timeout_s: float,
-        read_timeout_s: float,
-    ) -> None:
-        parts = urlsplit(server_url)
+    def __init__(self, connection: SyncConnection) -> None:
+        parts = urlsplit(connection.server_url)
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
-        self._ca_file = ca_file
-        self._connect_timeout_s = connect_timeout_s
-        self._read_timeout_s = read_timeout_s
+        self._ca_file = connection.ca_file
+        self._connect_timeout_s = connection.connect_timeout_s
+        self._read_timeout_s = connection.read_timeout_s
         self._connection: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 

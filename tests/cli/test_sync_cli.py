@@ -9,8 +9,8 @@ import pytest
 
 from app.cli import main
 from app.models.audit_chain import AuditEventType
-from app.services.audit_sync import sync_token_name
 from app.services.credentials import CredentialStore
+from app.services.sync_link import sync_token_name
 from app.settings import Settings, load_settings
 from tests.sync_server import free_port
 

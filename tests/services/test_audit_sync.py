@@ -28,10 +28,10 @@ from app.services.audit_sync import (
     AuditSync,
     SyncPhase,
     SyncState,
-    backoff_delay,
-    sync_token_name,
 )
 from app.services.credentials import CredentialStore
+from app.services.sync_link import sync_token_name
+from app.services.sync_worker import backoff_delay
 from app.settings import Settings, SettingsError, load_settings
 from server.checkpoint_key import CheckpointSigner
 from tests.conftest import ManualClock

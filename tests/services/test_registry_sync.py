@@ -285,13 +285,18 @@ def make_workstation(tmp_path: Path) -> Iterator[Callable[[str], Workstation]]:
 def make_sync() -> Iterator[Callable[..., RegistrySync]]:
     made: list[RegistrySync] = []
 
-    def make(workstation: Workstation, server_url: str, token: str, **options: Any):
+    def make(
+        workstation: Workstation,
+        server_url: str,
+        token: str | Callable[[], str | None],
+        **options: Any,
+    ):
         arguments: dict[str, Any] = {
             "sessions": workstation.sessions,
             "audit": workstation.audit,
             "server_url": server_url,
             "workstation_id": workstation.settings.workstation,
-            "token": lambda: token,
+            "token": token if callable(token) else lambda: token,
             "poll_s": 0.05,
             "page_size": 2,
             "connect_timeout_s": 2,
@@ -585,6 +590,31 @@ def test_a_refused_token_says_what_to_do_and_never_shows_the_token(
 
     no_token = make_sync(workstation, live_server.url, "")
     assert no_token.pull_once().text() == "registry: no sync token"
+
+
+def test_the_token_is_read_once_and_again_after_a_failure(
+    server_db, live_server, admin, make_workstation, make_sync
+):
+    """As for the audit sync: later pulls reuse the token read for the first one, and a refusal
+    makes the next pull read the keyring again, so a new token stored there is picked up."""
+    good = server_db.register("ws-a")
+    admin.import_registry(registry_document("cam-1"))
+    latest = server_latest(live_server.url, good)
+    workstation = make_workstation("ws-a")
+    stored = ["bst_wrong-Secret-token"]
+    reads: list[str] = []
+
+    def keyring() -> str:
+        reads.append(stored[0])
+        return stored[0]
+
+    sync = make_sync(workstation, live_server.url, keyring)
+    assert sync.pull_once().text() == "registry: sync token refused by the server"
+    stored[0] = good
+    assert sync.pull_once().text() == f"registry v{latest}"
+    for _ in range(3):
+        assert sync.pull_once().phase is RegistrySyncPhase.CURRENT
+    assert reads == ["bst_wrong-Secret-token", good]
 
 
 def test_a_revocation_on_the_server_ends_the_feeds_of_two_workstations_within_10_s(
