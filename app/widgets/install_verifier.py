@@ -7,6 +7,12 @@ length of the stability run, and runs the check; it runs on a worker thread of t
 and its table lists every check with what was measured, pass / warn / fail (in words and
 colour) and the threshold. The camera's user name and password, when it asks for them, are
 taken from the panel's fields and kept in the keyring once the camera accepted them.
+
+Discover… probes the local network for ONVIF cameras (WS-Discovery) and lists those that
+answered; choosing one (Enter, a double click, or Read streams) reads its profiles with the user
+name and password typed in the panel (the fields are where the panel asks for them when the
+camera wants some), prefills the URL with the main stream's URI and shows the sub's. Both run
+on the panel's worker thread too.
 Keyboard: Enter in any field runs the check, Escape cancels a running one.
 """
 
@@ -26,6 +32,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -42,6 +49,17 @@ from app.services.install_check import (
     InstallCheck,
     InstallCheckReport,
     parse_target,
+)
+from app.services.onvif_discovery import (
+    DEFAULT_TIMEOUT_S,
+    WS_DISCOVERY_MULTICAST,
+    DeviceProfiles,
+    DiscoveryResult,
+    MediaProfile,
+    OnvifAuthError,
+    OnvifDevice,
+    discover,
+    read_profiles,
 )
 from app.video.install_probe import StreamName
 from app.widgets import palette
@@ -119,6 +137,8 @@ class InstallVerifier(QWidget):
     """The install check panel (see the module's docstring)."""
 
     report_ready = Signal(object)  # InstallCheckReport
+    devices_found = Signal(object)  # DiscoveryResult
+    streams_read = Signal(object)  # DeviceProfiles
     message = Signal(str)
 
     def __init__(
@@ -126,8 +146,12 @@ class InstallVerifier(QWidget):
         *,
         make_check: InstallCheckFactory,
         user: SignedInUser,
+        discovery_target: tuple[str, int] = WS_DISCOVERY_MULTICAST,
+        discovery_timeout_s: float = DEFAULT_TIMEOUT_S,
         parent: QWidget | None = None,
     ) -> None:
+        """``discovery_target``: where Discover… sends its probe (the multicast group; one
+        address for a unicast probe)."""
         super().__init__(parent)
         self.setObjectName("installVerifier")
         self.setWindowTitle("Beacon — install check")
@@ -135,25 +159,74 @@ class InstallVerifier(QWidget):
         self._user = user
         self._jobs = BackgroundJobs(self, max_threads=1)
         self._cancel: threading.Event | None = None
+        self.discovery_target = discovery_target
+        self._discovery_timeout_s = discovery_timeout_s
+        self._looking = False  # a discovery or a profile read is on the worker thread
+        self.devices: list[OnvifDevice] = []
         self.report: InstallCheckReport | None = None
 
         self.target_edit = QLineEdit()
         self.target_edit.setObjectName("installTarget")
         self.target_edit.setPlaceholderText("camera id, rtsp://host/path, or a video file")
         self.target_edit.setAccessibleName("Camera, stream URL or file to check")
+        self.target_edit.setToolTip(
+            "A registry camera id, a stream URL (rtsp://host/path) or a video file an owner "
+            "sent; Discover… fills in a camera's main stream"
+        )
         self.stream_box = QComboBox()
         for label, _streams in STREAM_CHOICES:
             self.stream_box.addItem(label)
+        self.stream_box.setToolTip("Which of a registry camera's streams to check")
         self.duration_box = QSpinBox()
         self.duration_box.setRange(1, 3600)
         self.duration_box.setValue(int(DEFAULT_DURATION_S))
         self.duration_box.setSuffix(" s")
         self.duration_box.setAccessibleName("Length of the stability run in seconds")
+        self.duration_box.setToolTip("How long the stream is watched for drops, stalls and jumps")
         self.username_edit = QLineEdit()
         self.username_edit.setPlaceholderText("only if the camera asks")
+        self.username_edit.setToolTip(
+            "The camera's own user name, for its stream and for reading its ONVIF profiles"
+        )
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setPlaceholderText("kept in the keyring once accepted")
+        self.password_edit.setToolTip(
+            "The camera's password: kept in the keyring once the stream accepted it, shown nowhere"
+        )
+        self.device_list = QListWidget()
+        self.device_list.setObjectName("onvifDevices")
+        self.device_list.setAccessibleName("ONVIF cameras found")
+        self.device_list.setToolTip(
+            "The ONVIF cameras that answered Discover…; Enter or a double click reads the chosen "
+            "one's streams"
+        )
+        self.device_list.setMaximumHeight(self.fontMetrics().height() * 5)
+        self.device_list.itemActivated.connect(lambda _item: self.read_streams())
+        self.discover_button = QPushButton("&Discover…")
+        self.discover_button.setToolTip(
+            "Look for ONVIF cameras on the laptop's network (WS-Discovery, "
+            f"{discovery_timeout_s:g} s)"
+        )
+        self.discover_button.clicked.connect(self.start_discovery)
+        self.read_button = QPushButton("Read str&eams")
+        self.read_button.setToolTip(
+            "Read the chosen camera's profiles (with the user name and password above) and fill "
+            "in its main stream's URL"
+        )
+        self.read_button.setEnabled(False)
+        self.read_button.clicked.connect(self.read_streams)
+        self.sub_stream_label = QLabel("—")
+        self.sub_stream_label.setObjectName("onvifSubStream")
+        self.sub_stream_label.setToolTip("The camera's sub stream, as its ONVIF profiles give it")
+        self.sub_stream_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        device_buttons = QVBoxLayout()
+        device_buttons.addWidget(self.discover_button)
+        device_buttons.addWidget(self.read_button)
+        device_buttons.addStretch(1)
+        devices = QHBoxLayout()
+        devices.addWidget(self.device_list, 1)
+        devices.addLayout(device_buttons)
 
         form = QFormLayout()
         form.addRow("&Check:", self.target_edit)
@@ -161,12 +234,18 @@ class InstallVerifier(QWidget):
         form.addRow("Stability &run:", self.duration_box)
         form.addRow("Camera &user name:", self.username_edit)
         form.addRow("Camera pass&word:", self.password_edit)
+        devices_label = QLabel("ONVIF de&vices:")
+        devices_label.setBuddy(self.device_list)  # a row holding a layout gets no buddy itself
+        form.addRow(devices_label, devices)
+        form.addRow("Sub stream:", self.sub_stream_label)
 
         self.run_button = QPushButton("Run chec&k")
         self.run_button.setDefault(True)
+        self.run_button.setToolTip("Run the check (Enter in any field)")
         self.run_button.clicked.connect(self.start_check)
         self.cancel_button = QPushButton("Cancel (Esc)")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop the running check; the report says it was cancelled")
         self.cancel_button.clicked.connect(self.cancel_check)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -198,7 +277,7 @@ class InstallVerifier(QWidget):
         return self._cancel is not None
 
     def start_check(self) -> None:
-        if self.running:
+        if self.running or self._looking:
             return
         text = self.target_edit.text()
         streams = STREAM_CHOICES[self.stream_box.currentIndex()][1]
@@ -220,6 +299,39 @@ class InstallVerifier(QWidget):
         self.status_label.setText(f"Checking for {duration_s:g} s…")
         self._jobs.submit("Install check", work, self._finished, self._failed, owner=self)
 
+    def start_discovery(self) -> None:
+        """Probe for ONVIF cameras on the worker thread; the list fills when they answered."""
+        if self.running or self._looking:
+            return
+        target, timeout_s = self.discovery_target, self._discovery_timeout_s
+        self._set_looking(True)
+        self.status_label.setText(f"Looking for ONVIF cameras for {timeout_s:g} s…")
+        self._jobs.submit(
+            "ONVIF discovery",
+            lambda: discover(timeout_s, target),
+            self._discovered,
+            self._discovery_failed,
+            owner=self,
+        )
+
+    def read_streams(self) -> None:
+        """Read the chosen camera's profiles with the typed credentials (kept in memory only)."""
+        row = self.device_list.currentRow()
+        if self.running or self._looking or not 0 <= row < len(self.devices):
+            return
+        device = self.devices[row]
+        username = self.username_edit.text().strip()
+        typed = CameraCredentials(username, self.password_edit.text()) if username else None
+        self._set_looking(True)
+        self.status_label.setText(f"Reading the streams of {device.label()}…")
+        self._jobs.submit(
+            "Reading a camera's ONVIF profiles",
+            lambda: read_profiles(device, typed),
+            self._streams_read,
+            self._discovery_failed,
+            owner=self,
+        )
+
     def cancel_check(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
@@ -235,6 +347,57 @@ class InstallVerifier(QWidget):
         self.cancel_button.setEnabled(running)
         for field in (self.target_edit, self.stream_box, self.duration_box):
             field.setEnabled(not running)
+        self.discover_button.setEnabled(not running)
+        self.read_button.setEnabled(not running and bool(self.devices))
+
+    def _set_looking(self, looking: bool) -> None:
+        self._looking = looking
+        for button in (self.run_button, self.discover_button):
+            button.setEnabled(not looking)
+        self.read_button.setEnabled(not looking and bool(self.devices))
+
+    def _discovered(self, result: DiscoveryResult) -> None:
+        self.devices = list(result.devices)
+        self.device_list.clear()
+        for device in self.devices:
+            self.device_list.addItem(device.label())
+            item = self.device_list.item(self.device_list.count() - 1)
+            item.setToolTip(f"{device.location or 'no location given'} · {device.address}")
+        self._set_looking(False)
+        refused = f" ({result.refused[0]})" if result.refused else ""
+        self.status_label.setText(result.summary + refused)
+        if self.devices:
+            self.device_list.setCurrentRow(0)
+            self.device_list.setFocus()
+        self.devices_found.emit(result)
+
+    def _streams_read(self, profiles: DeviceProfiles) -> None:
+        self._set_looking(False)
+        main, sub = profiles.main, profiles.sub
+        if main is None or main.uri is None:
+            problems = "; ".join(profiles.problems) or "no profile has a stream URI"
+            self.status_label.setText(f"The camera gave no stream to check: {problems}")
+            return
+        self.target_edit.setText(main.uri)
+        self.sub_stream_label.setText(_profile_text(sub) if sub is not None else "none")
+        self.status_label.setText(f"Main stream {_profile_text(main)} filled in: run the check.")
+        self.target_edit.setFocus()
+        self.streams_read.emit(profiles)
+
+    def _discovery_failed(self, error: Exception) -> None:
+        self._set_looking(False)
+        reason = redact_url(str(error))
+        self.message.emit(f"ONVIF: {reason}")
+        if isinstance(error, OnvifAuthError):
+            # This is where the panel asks for the camera's user name and password.
+            self.status_label.setText(
+                f"{reason}. Type the camera's user name and password above, then choose the "
+                "camera again."
+            )
+            self.username_edit.setFocus()
+            self.username_edit.selectAll()
+        else:
+            self.status_label.setText(f"ONVIF: {reason}")
 
     def _finished(self, report: InstallCheckReport) -> None:
         self._cancel = None
@@ -255,3 +418,8 @@ class InstallVerifier(QWidget):
         self.status_label.setText(f"The check could not run: {reason}")
         self.message.emit(f"Install check: {reason}")
         self.target_edit.setFocus()
+
+
+def _profile_text(profile: MediaProfile) -> str:
+    encoding = f" {profile.encoding}" if profile.encoding else ""
+    return f"{profile.uri} ({profile.resolution}{encoding}, profile {profile.name})"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +16,12 @@ from app.services.credentials import CredentialStore
 from app.settings import Settings
 from tests.conftest import ManualClock
 from tests.factories import add_camera, add_owner, registry_sessions
+from tests.onvif_device import (
+    MALFORMED_REPLY,
+    OnvifDeviceSimulator,
+    SimulatedCamera,
+    SimulatedProfile,
+)
 from tests.rtsp.fixtures import SECURE_PASSWORD, RtspClips, RtspServer, StandardPaths
 
 TECH_PASSWORD = "install-2026-nov"
@@ -162,3 +170,85 @@ def test_the_help_names_the_exit_codes(capsys):
         main(["verify", "--help"])
     out = capsys.readouterr().out
     assert "0 pass, 1 warn or fail, 2 could not run" in " ".join(out.split())
+    assert "--discover: 0 devices found, 1 none answered, 2 no probe sent" in " ".join(out.split())
+
+
+@pytest.fixture
+def onvif_device() -> Iterator[OnvifDeviceSimulator]:
+    camera = SimulatedCamera(
+        profiles=[SimulatedProfile("main", "MainStream", 1920, 1080, "rtsp://cam.invalid/main")],
+        extra_replies=[MALFORMED_REPLY],
+    )
+    with OnvifDeviceSimulator(camera) as device:
+        yield device
+
+
+def probe_address(device: OnvifDeviceSimulator) -> str:
+    host, port = device.discovery_target
+    return f"{host}:{port}"
+
+
+def test_discover_lists_the_camera_that_answered_and_the_reply_it_refused(
+    data_options, onvif_device: OnvifDeviceSimulator, capsys
+):
+    where = probe_address(onvif_device)
+    assert verify(data_options, "--discover", "--timeout", "1", "--probe-address", where) == 0
+
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == "1 ONVIF device found; 1 bad reply refused"
+    assert lines[2].split() == ["name", "hardware", "location", "device", "service"]
+    assert lines[3].startswith("Front Door") and lines[3].endswith(onvif_device.service_url)
+    assert "SimCam 4K" in lines[3] and "Main Street" in lines[3]
+    assert f"probing {where} for 1 s" in captured.err
+    assert "not well-formed XML" in captured.err
+
+
+def test_discover_as_json(data_options, onvif_device: OnvifDeviceSimulator, capsys):
+    where = probe_address(onvif_device)
+    code = verify(data_options, "--discover", "--json", "--timeout", "1", "--probe-address", where)
+    assert code == 0
+
+    found = json.loads(capsys.readouterr().out)
+    (device,) = found["devices"]
+    assert device["address"] == onvif_device.camera.endpoint
+    assert device["xaddrs"] == [onvif_device.service_url]
+    assert (device["name"], device["hardware"]) == ("Front Door", "SimCam 4K")
+    assert found["probe_address"] == where and len(found["refused"]) == 1
+
+
+def test_discover_with_nobody_answering_exits_1_and_says_so(data_options, capsys):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        where = f"127.0.0.1:{silent.getsockname()[1]}"
+        assert verify(data_options, "--discover", "--timeout", "0.3", "--probe-address", where) == 1
+    assert capsys.readouterr().out.startswith(f"no ONVIF device answered at {where} within 0.3 s")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--discover", "cam-1"], "give it no CAMERA_ID, URL or FILE"),
+        ([], "name a camera id, a stream URL or a video file to check, or --discover"),
+        (["--discover", "--probe-address", "cam.invalid"], "could not send the discovery probe"),
+    ],
+)
+def test_discover_that_cannot_run_exits_2(data_options, arguments, message, capsys):
+    assert verify(data_options, *arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--timeout", "0"], "the discovery timeout must be more than 0"),
+        (["--probe-address", "cam.invalid:port"], "is not HOST or HOST:PORT"),
+    ],
+)
+def test_discover_options_that_are_not_ones_are_usage_errors(
+    data_options, arguments, message, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        verify(data_options, "--discover", *arguments)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

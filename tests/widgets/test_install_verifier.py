@@ -3,7 +3,9 @@ the UI thread, against the real RTSP test server and clips."""
 
 from __future__ import annotations
 
+import socket
 import threading
+from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QRect, Qt
@@ -20,6 +22,7 @@ from app.settings import Settings
 from app.widgets import palette
 from app.widgets.install_verifier import CheckTableModel, InstallVerifier
 from tests.conftest import ManualClock
+from tests.onvif_device import OnvifDeviceSimulator, SimulatedCamera, SimulatedProfile
 from tests.rtsp.fixtures import (
     SECURE_PASSWORD,
     SECURE_USERNAME,
@@ -28,6 +31,7 @@ from tests.rtsp.fixtures import (
     StandardPaths,
 )
 from tests.widgets.conftest import add_feed_camera, audit_events
+from tests.widgets.test_help import controls_without_tooltip
 
 TECH = SignedInUser("priya", "Priya Tech", Role.FIELD_TECH)
 LAPTOP = (1366, 768)
@@ -35,6 +39,17 @@ LAPTOP = (1366, 768)
 
 @pytest.fixture
 def verifier(qtbot, gate: PolicyGate, audit_log: AuditLog, settings: Settings, clock, themed):
+    yield from open_verifier(qtbot, gate, audit_log, settings, clock)
+
+
+def open_verifier(
+    qtbot,
+    gate: PolicyGate,
+    audit_log: AuditLog,
+    settings: Settings,
+    clock,
+    discovery_target: tuple[str, int] = ("127.0.0.1", 9),
+) -> Iterator[InstallVerifier]:
     credentials = CredentialStore.for_settings(settings)
     ui_thread = threading.current_thread()
     ran_on: list[threading.Thread] = []
@@ -47,7 +62,12 @@ def verifier(qtbot, gate: PolicyGate, audit_log: AuditLog, settings: Settings, c
     def make_check(ask: AskCredentials) -> InstallCheck:
         return RecordingCheck(gate, audit_log, lambda: credentials, clock, ask_credentials=ask)
 
-    panel = InstallVerifier(make_check=make_check, user=TECH)
+    panel = InstallVerifier(
+        make_check=make_check,
+        user=TECH,
+        discovery_target=discovery_target,
+        discovery_timeout_s=1,
+    )
     qtbot.addWidget(panel)
     panel.resize(*LAPTOP)
     with qtbot.waitActive(panel):
@@ -191,3 +211,109 @@ def test_the_cameras_password_typed_in_the_panel_is_kept_in_the_keyring_and_show
         for column in range(5)
     )
     assert SECURE_PASSWORD not in shown and "p%25w" not in shown
+
+
+@pytest.fixture
+def onvif_camera(rtsp_server: RtspServer) -> Iterator[OnvifDeviceSimulator]:
+    camera = SimulatedCamera(
+        profiles=[
+            SimulatedProfile("main", "MainStream", 1920, 1080, rtsp_server.url(StandardPaths.MAIN)),
+            SimulatedProfile("sub", "SubStream", 640, 360, rtsp_server.url(StandardPaths.SUB)),
+        ]
+    )
+    with OnvifDeviceSimulator(camera) as device:
+        yield device
+
+
+@pytest.fixture
+def discovering_verifier(
+    qtbot, gate, audit_log, settings, clock, themed, onvif_camera: OnvifDeviceSimulator
+):
+    yield from open_verifier(
+        qtbot, gate, audit_log, settings, clock, discovery_target=onvif_camera.discovery_target
+    )
+
+
+def discover_by_keyboard(qtbot, panel: InstallVerifier) -> None:
+    with qtbot.waitSignal(panel.devices_found, timeout=10_000):
+        qtbot.keyClick(panel, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+
+
+def test_a_discovered_camera_prefills_its_main_stream_which_then_passes_the_check(
+    qtbot, discovering_verifier: InstallVerifier, onvif_camera: OnvifDeviceSimulator, settings
+):
+    panel = discovering_verifier
+    assert controls_without_tooltip(panel) == []
+    discover_by_keyboard(qtbot, panel)
+    assert panel.device_list.count() == 1
+    label = panel.device_list.item(0).text()
+    assert label == f"Front Door · SimCam 4K (127.0.0.1:{onvif_camera.http_port})"
+    assert panel.status_label.text() == "1 ONVIF device found"
+    assert panel.device_list.hasFocus() and panel.read_button.isEnabled()
+
+    camera = onvif_camera.camera
+    panel.username_edit.setText(camera.username)
+    panel.password_edit.setText(camera.password)
+    panel.device_list.setFocus()
+    with qtbot.waitSignal(panel.streams_read, timeout=10_000):
+        qtbot.keyClick(panel.device_list, Qt.Key.Key_Return)
+    main_uri, sub_uri = (profile.rtsp_uri for profile in camera.profiles)
+    assert panel.target_edit.text() == main_uri
+    assert panel.sub_stream_label.text() == f"{sub_uri} (640x360 H264, profile SubStream)"
+    assert panel.status_label.text().startswith(f"Main stream {main_uri} (1920x1080 H264")
+    assert panel.target_edit.hasFocus()
+
+    panel.duration_box.setValue(2)
+    with qtbot.waitSignal(panel.report_ready, timeout=30_000) as done:
+        qtbot.keyClick(panel.target_edit, Qt.Key.Key_Return)
+    report = done.args[0]
+    assert report.address == main_uri and report.streams[0].measurement.height == 1080
+    assert panel.status_label.text() == f"url {main_uri}: PASS"
+    assert camera.password not in panel.status_label.text() + panel.sub_stream_label.text()
+
+
+def test_a_wrong_camera_password_asks_again_and_stores_nothing(
+    qtbot, discovering_verifier: InstallVerifier, onvif_camera: OnvifDeviceSimulator, settings
+):
+    panel = discovering_verifier
+    discover_by_keyboard(qtbot, panel)
+    guess = "Wr0ng-guess!"
+    panel.username_edit.setText("admin")
+    panel.password_edit.setText(guess)
+    with qtbot.waitSignal(panel.message, timeout=10_000) as said:
+        panel.read_button.click()
+
+    assert "refused the user name and password" in said.args[0]
+    assert "Type the camera's user name and password above" in panel.status_label.text()
+    assert panel.username_edit.hasFocus()
+    assert panel.target_edit.text() == "" and onvif_camera.camera.authenticated_calls == []
+    assert guess not in said.args[0] + panel.status_label.text()
+    written = b"".join(p.read_bytes() for p in settings.data_dir.rglob("*") if p.is_file())
+    assert guess.encode() not in written
+    assert panel.discover_button.isEnabled() and panel.run_button.isEnabled()
+
+
+@pytest.fixture
+def silent_target() -> Iterator[tuple[str, int]]:
+    # A bound UDP socket that reads nothing: the probe arrives and no camera answers.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        yield "127.0.0.1", silent.getsockname()[1]
+
+
+@pytest.fixture
+def silent_verifier(qtbot, gate, audit_log, settings, clock, themed, silent_target):
+    yield from open_verifier(qtbot, gate, audit_log, settings, clock, silent_target)
+
+
+def test_discovery_with_no_camera_answering_says_so_and_leaves_nothing_to_choose(
+    qtbot, silent_verifier: InstallVerifier, silent_target: tuple[str, int]
+):
+    panel = silent_verifier
+    discover_by_keyboard(qtbot, panel)
+    host, port = silent_target
+    assert panel.device_list.count() == 0 and not panel.read_button.isEnabled()
+    assert panel.status_label.text().startswith(
+        f"no ONVIF device answered at {host}:{port} within 1 s"
+    )
+    assert panel.discover_button.isEnabled() and panel.run_button.isEnabled()
