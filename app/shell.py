@@ -13,20 +13,31 @@ own thread for as long as the console runs (signed in or not: the sign-in screen
 too), and a ``RegistrySync`` pulls registry and policy changes from it; while a session is signed
 in, its gate re-checks the leases after each applied page, so a revocation on the server ends
 feeds at once. Each main window shows both states in the status bar.
+
+While it runs, the console writes its log to a rotating file in the data directory
+(``logs/beacon.log``) and a ``CrashGuard`` catches exceptions no code expected (in a slot, an
+event handler or a worker thread): each is logged with its trace and shown in one dialog that
+tells the operator what to do, while the wall, the leases and the audit log carry on. Each
+signed-in user's walls are kept on disk as they change (``WallSessionStore``); the session's
+clean end is recorded once its feeds are closed, so the next sign-in after a crash restores the
+layouts and asks before asking the gate again for the feeds.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import __version__
+from app.models.stream_url import redact_url
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog, AuditLogUnavailable
 from app.services.audit_sync import AuditSync
@@ -37,13 +48,16 @@ from app.services.demo_avl import DemoAvl
 from app.services.policy_gate import PolicyGate
 from app.services.registry_sync import RegistrySync
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
+from app.services.wall_session import WallSessionStore
 from app.settings import Settings
 from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.crash_dialog import CrashGuard
 from app.widgets.login_dialog import LoginDialog
 from app.widgets.main_window import CadPoll, MainWindow, SessionEnd
 from app.widgets.palette import application_palette
 from app.widgets.resources import theme_stylesheet
+from app.widgets.wall_views_menu import TILE_COUNTS
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +67,56 @@ CAD_SCRIPT = "cad_script.json"
 EXIT_REFUSED = 2
 LEASE_CHECK_INTERVAL_S = 1.0  # how soon a revoked policy or an ended window ends a feed
 END_REASONS = {SessionEnd.SIGN_OUT.value: "signed_out", SessionEnd.QUIT.value: "console_closed"}
+LOG_FILE = Path("logs") / "beacon.log"  # under the data directory
+LOG_FILE_BYTES = 5 * 1024 * 1024
+LOG_FILE_BACKUPS = 4  # beacon.log.1 … .4: at most 25 MB in all
+LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 # (title, message): shows the operator why the console will not start.
 ErrorReporter = Callable[[str, str], None]
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, its trace included, with any ``user:password@`` in a URL masked: a
+    message or an exception text from a library may hold a camera's URL."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_url(super().format(record))
+
+
+class ConsoleLog:
+    """The console's rotating log file, attached to the root logger until ``close``.
+
+    The root logger is lowered to INFO while it runs so the file says what the console did; the
+    handlers that were there (stderr) keep the level they showed before.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOG_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handler = logging.handlers.RotatingFileHandler(
+            self.path, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+        )
+        self._handler.setLevel(logging.INFO)
+        self._handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+        root = logging.getLogger()
+        self._root_level = root.level
+        self._quietened = [handler for handler in root.handlers if handler.level == logging.NOTSET]
+        if root.getEffectiveLevel() > logging.INFO:
+            for handler in self._quietened:
+                handler.setLevel(root.getEffectiveLevel())
+            root.setLevel(logging.INFO)
+        else:
+            self._quietened = []
+        root.addHandler(self._handler)
+
+    def close(self) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self._handler)
+        self._handler.close()
+        root.setLevel(self._root_level)
+        for handler in self._quietened:
+            handler.setLevel(logging.NOTSET)
 
 
 def show_error_dialog(title: str, message: str) -> None:
@@ -130,7 +191,8 @@ class ConsoleShell(QObject):
         self._network_decoders = network_decoders
         self.gate: PolicyGate | None = None
         self.supervisor: FeedSupervisor | None = None
-        self._ending: list[tuple[PolicyGate, FeedSupervisor]] = []
+        self.wall_session: WallSessionStore | None = None
+        self._ending: list[tuple[PolicyGate, FeedSupervisor, WallSessionStore | None]] = []
         self._cad_poll = cad_poll
         self._window_state = window_state or QSettings()
         self._clock = clock
@@ -175,6 +237,9 @@ class ConsoleShell(QObject):
             network_decoders=self._network_decoders,
             clip_seconds=self._settings.evidence.clip_seconds,
         )
+        self.wall_session = WallSessionStore(
+            self._settings.data_dir, user.username, self._clock, TILE_COUNTS
+        )
         window = MainWindow(
             settings=self._settings,
             user=user,
@@ -188,6 +253,7 @@ class ConsoleShell(QObject):
             cad_poll=self._cad_poll,
             sync=self._sync,
             registry_sync=self._registry_sync,
+            wall_session=self.wall_session,
             clock=self._clock,
         )
         window.session_ended.connect(self._session_ended)
@@ -208,23 +274,24 @@ class ConsoleShell(QObject):
             QApplication.quit()
 
     def _end_feeds(self, reason: str) -> None:
-        """End the session's leases (each end audited) and stop its decode processes.
+        """End the session's leases (each end audited), stop its decode processes, and record
+        the clean end of its walls.
 
         Audit writes and process joins take a while, so this runs as a background job; until
-        it has finished, ``shutdown`` keeps the pair and ends them itself if need be.
+        it has finished, ``shutdown`` keeps the session's parts and ends them itself if need be.
         """
-        gate, supervisor = self.gate, self.supervisor
-        self.gate = self.supervisor = None
+        gate, supervisor, walls = self.gate, self.supervisor, self.wall_session
+        self.gate = self.supervisor = self.wall_session = None
         if self._registry_sync is not None:
             self._registry_sync.attach_gate(None)
         if gate is None or supervisor is None:
             return
-        pair = (gate, supervisor)
-        self._ending.append(pair)
+        parts = (gate, supervisor, walls)
+        self._ending.append(parts)
         self.jobs.submit(
             "Closing the session's feeds",
-            lambda: stop_feeds(gate, supervisor, reason),
-            lambda _: self._ending.remove(pair),
+            lambda: end_session(gate, supervisor, walls, reason),
+            lambda _: self._ending.remove(parts),
         )
 
     def shutdown(self) -> None:
@@ -235,11 +302,22 @@ class ConsoleShell(QObject):
         self.jobs.shutdown()
         # A job the pool dropped or never delivered: ending twice is harmless.
         if self.gate is not None and self.supervisor is not None:
-            self._ending.append((self.gate, self.supervisor))
-            self.gate = self.supervisor = None
+            self._ending.append((self.gate, self.supervisor, self.wall_session))
+            self.gate = self.supervisor = self.wall_session = None
         ending, self._ending = self._ending, []
-        for gate, supervisor in ending:
-            stop_feeds(gate, supervisor, "console_closed")
+        for gate, supervisor, walls in ending:
+            end_session(gate, supervisor, walls, "console_closed")
+
+
+def end_session(
+    gate: PolicyGate, supervisor: FeedSupervisor, walls: WallSessionStore | None, reason: str
+) -> None:
+    """``stop_feeds``, then the clean end of the session's walls (no feeds to offer back)."""
+    try:
+        stop_feeds(gate, supervisor, reason)
+    finally:
+        if walls is not None:
+            walls.end_cleanly()
 
 
 def stop_feeds(gate: PolicyGate, supervisor: FeedSupervisor, reason: str) -> None:
@@ -268,6 +346,26 @@ def run_console(
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     configure_application(app)
     report = report_error or show_error_dialog
+    console_log = ConsoleLog(settings.data_dir)
+    log.info("Beacon %s started; this log: %s", __version__, console_log.path)
+    guard = CrashGuard(console_log.path)
+    guard.install()
+    try:
+        return _run_console(settings, app, report, window_state, on_started)
+    finally:
+        guard.uninstall()
+        log.info("Beacon ended")
+        console_log.close()
+
+
+def _run_console(
+    settings: Settings,
+    app: QApplication,
+    report: ErrorReporter,
+    window_state: QSettings | None,
+    on_started: Callable[[ConsoleShell], None] | None,
+) -> int:
+    """``run_console`` once its log file and crash guard are in place."""
 
     try:
         credentials = CredentialStore.for_settings(settings)

@@ -42,6 +42,7 @@ from app.services.install_check import AskCredentials, InstallCheck
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.services.registry_sync import RegistrySyncStateSource
+from app.services.wall_session import WallSessionStore
 from app.settings import Settings
 from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.activity_watcher import ActivityWatcher
@@ -57,6 +58,7 @@ from app.widgets.install_verifier import InstallVerifier
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
 from app.widgets.video_wall import VideoWall
+from app.widgets.wall_recovery import WallRecovery
 from app.widgets.wall_views_menu import WallViewsMenu
 from app.widgets.wall_window import WallWindow, WallWindows
 from app.widgets.window_menu import WindowMenu
@@ -137,6 +139,7 @@ class MainWindow(QMainWindow):
         cad_poll: CadPoll | None = None,
         sync: SyncStateSource | None = None,
         registry_sync: RegistrySyncStateSource | None = None,
+        wall_session: WallSessionStore | None = None,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         check_interval_ms: int = 1000,
@@ -291,6 +294,14 @@ class MainWindow(QMainWindow):
         self.refresh_cameras()
         self.refresh_incidents()
         self.wall_windows.restore_arrangement()
+        # The walls kept for a restart, and offered back after a crash (never without the gate).
+        self.wall_recovery: WallRecovery | None = None
+        if wall_session is not None:
+            self.wall_recovery = WallRecovery(
+                wall_session, jobs, self.wall, self.wall_windows, self
+            )
+            self.wall_recovery.message.connect(self._show_failure)
+            self.wall_recovery.start()
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -791,6 +802,8 @@ class MainWindow(QMainWindow):
         self._locked_for = reason
         self._state_before_lock = self.saveState()
         self.help_overlay.hide()
+        if self.wall_recovery is not None:
+            self.wall_recovery.pause()
         if self.audit_replay is not None:
             self.audit_replay.pause()
             self.audit_replay.hide()  # a replayed session is as private as the live wall
@@ -839,6 +852,8 @@ class MainWindow(QMainWindow):
         self.wall.restore_action.setEnabled(self.wall.maximised is not None)
         self._centre.setCurrentWidget(self.wall)
         self.wall_windows.set_locked(False)
+        if self.wall_recovery is not None:
+            self.wall_recovery.resume()
         if not self._state_before_lock.isEmpty():
             self.restoreState(self._state_before_lock)
         else:
@@ -966,6 +981,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._ended:
+            if self.wall_recovery is not None:
+                self.wall_recovery.stop()  # closing wall windows below is not a wall to keep
             self.wall_windows.end_session()
             if self.install_verifier is not None:
                 self.install_verifier.shutdown()  # its lease ends, audited, before the logout

@@ -43,6 +43,7 @@ from app.services.policy_gate import (
 )
 from app.services.registry_rows import CameraRow
 from app.services.snapshot_export import ExportError, ExportReceipt, export_clip, export_snapshot
+from app.services.wall_session import OpenFeed
 from app.video.feed_state import FeedStatus
 from app.video.feed_supervisor import ClipExportError, FeedHandle, FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
@@ -143,6 +144,7 @@ class VideoWall(QWidget):
     """Tiles in one of ``LAYOUTS``, fed through the policy gate and the feed supervisor."""
 
     message = Signal(str)  # for the status bar: what the operator should know about the wall
+    changed = Signal()  # the layout changed, or a feed started, ended or moved to another tile
     snapshot_saved = Signal(object)  # ExportReceipt
     clip_saved = Signal(object)  # ExportReceipt
 
@@ -368,6 +370,7 @@ class VideoWall(QWidget):
             self.restore_action.setEnabled(False)
         self._renumber()
         self._place_tiles()
+        self.changed.emit()
 
     def _renumber(self) -> None:
         for number, tile in enumerate(self._pool, start=1):
@@ -420,6 +423,7 @@ class VideoWall(QWidget):
         self._pool[i], self._pool[j] = self._pool[j], self._pool[i]
         self._renumber()
         self._place_tiles()
+        self.changed.emit()
 
     def toggle_maximise(self, tile: VideoTile) -> None:
         if self._maximised is tile:
@@ -472,6 +476,26 @@ class VideoWall(QWidget):
     def _open_on(self, tile: VideoTile, camera_id: str, purpose: Purpose) -> None:
         if tile in self.tiles:
             self._open(tile, camera_id, purpose)
+
+    def reopen(self, tile: VideoTile, camera_id: str, purpose: Purpose) -> None:
+        """Ask the gate again for a feed ``tile`` had before the console closed unexpectedly,
+        for the purpose it had then (audited as a new request; a refusal shows on the tile)."""
+        self.stop_tour(tile)
+        self._open_on(tile, camera_id, purpose)
+
+    def open_feeds(self) -> list[OpenFeed]:
+        """The feeds the gate granted that still run, by tile (what a restart asks for again)."""
+        feeds = []
+        for tile in self.tiles:
+            handle = tile.handle
+            if handle is not None and handle.state.status is not FeedStatus.ENDED:
+                lease = handle.lease
+                feeds.append(
+                    OpenFeed(
+                        tile=tile.number, camera_id=lease.camera_id, purpose=str(lease.purpose)
+                    )
+                )
+        return feeds
 
     def _with_purpose(self, name: str, then: Callable[[Purpose], None]) -> None:
         """Run ``then`` with the purpose feeds are opened for now, asking for a case number
@@ -718,6 +742,7 @@ class VideoWall(QWidget):
             return
         del self._requests[tile]
         tile.attach(handle)
+        self.changed.emit()
 
     def _open_failed(self, tile: VideoTile, request: int, error: Exception) -> None:
         if self._requests.get(tile) != request:
@@ -821,6 +846,7 @@ class VideoWall(QWidget):
         handle = tile.clear()
         if handle is not None:
             self._end_lease(handle.lease, reason)
+            self.changed.emit()
 
     def _end_lease(self, lease: FeedLease, reason: str) -> None:
         gate = self._gate

@@ -144,6 +144,7 @@ class WallWindows(QObject):
 
     message = Signal(str)  # for the status bar
     changed = Signal()  # a window opened, closed, moved or changed layout; or a monitor came/went
+    feeds_changed = Signal()  # a feed started, ended or moved on one of the windows' walls
 
     def __init__(
         self,
@@ -191,6 +192,7 @@ class WallWindows(QObject):
             wall.set_layout(layout)
         wall.set_cameras(self._cameras)
         wall.message.connect(self.message)
+        wall.changed.connect(self.feeds_changed)
         wall.layout_group.triggered.connect(self._layout_changed)
         window = WallWindow(wall, screen)
         window.set_locked(self._locked)
