@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 # Qt tests run offscreen; set here so nobody has to remember it by hand. Two monitors, DP-1
 # (primary, 1920x1080) and DP-2 (2560x1440) to its right, as on an operator's desk.
@@ -22,6 +23,7 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 from app.services.audit_log import AuditLog
 from app.settings import Settings, load_settings
+from tests.postgres import PostgresCluster
 from tests.sync_server import ServerDatabase, ThreadServer
 
 pytest_plugins = ["tests.rtsp.fixtures"]
@@ -70,6 +72,33 @@ def audit_log(settings: Settings, clock: ManualClock) -> Iterator[AuditLog]:
 def server_db(tmp_path: Path) -> Iterator[ServerDatabase]:
     """A sync server's database (SQLite) to register workstations in and read events back."""
     database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One real PostgreSQL cluster for the whole run (each test gets its own database)."""
+    with PostgresCluster.start() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh sync server database URL: SQLite, then a database on the real cluster."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    yield url
+    cluster.drop_database(str(make_url(url).database))
+
+
+@pytest.fixture
+def any_server_db(db_url: str) -> Iterator[ServerDatabase]:
+    """The sync server's database on SQLite and on a real PostgreSQL cluster."""
+    database = ServerDatabase(db_url)
     yield database
     database.close()
 

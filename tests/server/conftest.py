@@ -14,7 +14,6 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import AuditEventType, Outcome
@@ -23,26 +22,8 @@ from server import ServerSettings, create_app
 from server.models import TokenRole
 from server.tokens import issue_token, register_workstation
 from tests.conftest import ManualClock
-from tests.postgres import PostgresCluster
 
 GENESIS = "0" * 64
-
-
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    with PostgresCluster.start() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    url = cluster.create_database()
-    yield url
-    cluster.drop_database(str(make_url(url).database))
 
 
 @pytest.fixture

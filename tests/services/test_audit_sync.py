@@ -35,7 +35,6 @@ from app.services.sync_worker import backoff_delay
 from app.settings import Settings, SettingsError, load_settings
 from server.checkpoint_key import CheckpointSigner
 from tests.conftest import ManualClock
-from tests.postgres import PostgresCluster
 from tests.sync_server import ProcessServer, ServerDatabase, ThreadServer, free_port, wait_for
 
 WORKSTATION = "test-ws"  # the settings fixture's workstation
@@ -214,47 +213,27 @@ def test_hours_offline_back_off_up_to_the_cap_with_jitter():
     assert backoff_delay(100_000, 2, 300, 0.99) == pytest.approx(298.5)
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresCluster]:
-    with PostgresCluster.start() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def killable_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerDatabase]:
-    if request.param == "sqlite":
-        database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-        yield database
-        database.close()
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    database = ServerDatabase(cluster.create_database())
-    yield database
-    database.close()
-    cluster.drop_database(str(make_url(database.url).database))
-
-
 @pytest.mark.slow
 def test_server_killed_mid_sync_then_restarted_loses_and_doubles_nothing(
-    audit_log, clock, killable_db, make_sync, settings
+    audit_log, clock, any_server_db, make_sync, settings
 ):
-    token = killable_db.register(WORKSTATION)
+    token = any_server_db.register(WORKSTATION)
     record(audit_log, 1500, clock)
-    server = ProcessServer(killable_db.url).start()
+    server = ProcessServer(any_server_db.url).start()
     try:
         sync = make_sync(server.url, token, batch_size=15)
         sync.start()
         wait_for(lambda: sync.state().acknowledged_seq >= 150, what="the first batches")
         server.kill()  # SIGKILL while batches are on their way
         wait_for(phase_is(sync, SyncPhase.UNREACHABLE), what="the unreachable state")
-        killed_at = killable_db.head(WORKSTATION)[0]
+        killed_at = any_server_db.head(WORKSTATION)[0]
         assert 150 <= killed_at < 1500
         record(audit_log, 30, clock)  # the console goes on while the server is away
         server.start()
         wait_for(synced_to(sync, audit_log), 120, "the catch-up after the restart")
     finally:
         server.stop()
-    assert_server_holds_exactly_the_local_log(killable_db, settings.audit_db)
+    assert_server_holds_exactly_the_local_log(any_server_db, settings.audit_db)
     # After the kill it asked the server where it stood instead of sending again.
     assert sync.state().already_stored == 0
 

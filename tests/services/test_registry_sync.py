@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import main
@@ -48,7 +47,6 @@ from app.settings import Settings, SettingsError, load_settings
 from server.models import RegistryChange as ServerRegistryChange
 from server.models import RegistryHead
 from tests.factories import registry_sessions
-from tests.postgres import PostgresCluster
 from tests.registry_admin import (
     RegistryAdmin,
     camera_document,
@@ -417,27 +415,6 @@ def test_server_down_then_up_loses_nothing(
     assert policy_versions(workstation.sessions, "cam-1") == [(1, "continuous"), (2, "revoked")]
     assert policy_versions(workstation.sessions, "cam-2") == [(1, "continuous")]
     assert sync.state().failing_since is None
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresCluster]:
-    with PostgresCluster.start() as cluster:
-        yield cluster
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerDatabase]:
-    """The server's database on SQLite and on a real PostgreSQL cluster."""
-    if request.param == "sqlite":
-        database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-        yield database
-        database.close()
-        return
-    cluster: PostgresCluster = request.getfixturevalue("postgres")
-    database = ServerDatabase(cluster.create_database())
-    yield database
-    database.close()
-    cluster.drop_database(str(make_url(database.url).database))
 
 
 @pytest.fixture

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from app.models.audit_chain import AuditEventType
 from app.services.audit_sync import STATE_FILE, AuditSync, SyncPhase, SyncState
-from tests.sync_server import ServerDatabase, ThreadServer
+from tests.sync_server import ThreadServer
 
 WORKSTATION = "test-ws"
 
@@ -23,13 +19,6 @@ class FixedState:
 
     def state(self) -> SyncState:
         return self.current
-
-
-@pytest.fixture
-def server_db(tmp_path: Path) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(f"sqlite:///{tmp_path / 'server.sqlite3'}")
-    yield database
-    database.close()
 
 
 def test_the_label_follows_a_real_sync_through_an_outage(
