@@ -19,7 +19,14 @@ import sys
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
-from screenshot_session import ScreenshotSession, Step, after, arguments, save
+from screenshot_session import (
+    ScreenshotSession,
+    Step,
+    after,
+    arguments,
+    save,
+    select_busiest_incident,
+)
 
 
 def main() -> int:
@@ -60,23 +67,6 @@ def main() -> int:
         camera_map.select_camera(camera_id)
         QTest.mouseMove(camera_map.viewport(), position.toPoint())
 
-    def geofence_of_a_busy_incident() -> None:
-        # The open incident with the most cameras within the default radius: the geofence list
-        # and the footage request window with something in them.
-        main = window()
-        panel = main.incident_panel
-        incidents = [row for row in panel.model.rows if row.status.value != "closed"]
-        cameras = main.camera_list.model.rows
-
-        def near(row: object) -> int:
-            lat, lon = row.latitude, row.longitude  # type: ignore[attr-defined]
-            return sum(
-                abs(c.latitude - lat) < 0.003 and abs(c.longitude - lon) < 0.004 for c in cameras
-            )
-
-        busiest = max(incidents, key=near)
-        panel.view.selectRow(panel.model.rows.index(busiest))
-
     def request_footage() -> None:
         window().footage_panel.request_action.trigger()
 
@@ -106,7 +96,7 @@ def main() -> int:
         ("street level", lambda: True, lambda: (fold_legend(), street_level())),
         ("drawn", after(5), hover_a_camera),
         ("card", after(3), lambda: save(window().map_dock, out / "beacon-map-street.png")),
-        ("geofence", lambda: True, geofence_of_a_busy_incident),
+        ("geofence", lambda: True, lambda: select_busiest_incident(window())),
         (
             "listed",
             lambda: window().geofence_panel.result is not None and listed_settle(),

@@ -18,7 +18,14 @@ from __future__ import annotations
 import sys
 
 from PySide6.QtCore import QPoint
-from screenshot_session import ScreenshotSession, Step, after, arguments, save
+from screenshot_session import (
+    ScreenshotSession,
+    Step,
+    after,
+    arguments,
+    save,
+    select_busiest_incident,
+)
 
 from app.models.audit_chain import AuditEventType
 from app.widgets.audit_replay import AuditReplay
@@ -31,20 +38,6 @@ def main() -> int:
     session = ScreenshotSession(args)
     out, window = session.out, session.window
     shown: list[AuditReplay] = []
-
-    def busiest_incident() -> None:
-        main = window()
-        panel = main.incident_panel
-        incidents = [row for row in panel.model.rows if row.status.value != "closed"]
-        cameras = main.camera_list.model.rows
-
-        def near(row: object) -> int:
-            lat, lon = row.latitude, row.longitude  # type: ignore[attr-defined]
-            return sum(
-                abs(c.latitude - lat) < 0.003 and abs(c.longitude - lon) < 0.004 for c in cameras
-            )
-
-        panel.view.selectRow(panel.model.rows.index(max(incidents, key=near)))
 
     def open_cameras() -> None:
         main = window()
@@ -108,7 +101,7 @@ def main() -> int:
             lambda: session.shell.window is not None,
             lambda: window().setGeometry(session.screen),
         ),
-        ("panels loaded", session.panels_loaded, busiest_incident),
+        ("panels loaded", session.panels_loaded, lambda: select_busiest_incident(window())),
         ("geofence searched", lambda: window().geofence_panel.result is not None, open_cameras),
         ("cameras opening", after(10), ask_for_a_registered_camera),
         ("wall busy", tiles_busy, lambda: None),

@@ -31,6 +31,22 @@ from app.widgets.main_window import MainWindow  # noqa: E402
 Step = tuple[str, Callable[[], bool], Callable[[], None]]
 
 
+def select_busiest_incident(main: MainWindow) -> None:
+    """Select the open incident with the most cameras near it: the geofence list, the footage
+    requests and the wall then have something in them."""
+    panel = main.incident_panel
+    incidents = [row for row in panel.model.rows if row.status.value != "closed"]
+    cameras = main.camera_list.model.rows
+
+    def near(row: object) -> int:
+        lat, lon = row.latitude, row.longitude  # type: ignore[attr-defined]
+        return sum(
+            abs(c.latitude - lat) < 0.003 and abs(c.longitude - lon) < 0.004 for c in cameras
+        )
+
+    panel.view.selectRow(panel.model.rows.index(max(incidents, key=near)))
+
+
 def arguments(description: str, data_dir_name: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     temp = Path(tempfile.gettempdir())

@@ -135,14 +135,6 @@ def problems_from_validation(errors: Sequence[Mapping[str, Any]]) -> list[Regist
     return problems
 
 
-def owner_document(owner: OwnerRecord | RegistryOwner) -> dict[str, Any]:
-    return record_document(owner, ("id", *OWNER_FIELDS))
-
-
-def camera_document(camera: CameraRecord | RegistryCamera) -> dict[str, Any]:
-    return record_document(camera, ("id", *CAMERA_FIELDS))
-
-
 class ChangeLog:
     """The registry's change log within one transaction; opening it takes the writers' lock."""
 
@@ -181,20 +173,31 @@ class ChangeLog:
         return version
 
 
+def _put_record(
+    log: ChangeLog,
+    kind: ChangeKind,
+    model: type[RegistryOwner] | type[RegistryCamera],
+    fields: Sequence[str],
+    record: OwnerRecord | CameraRecord,
+    owner_id: str,
+) -> Written:
+    """Store an owner or a camera as ``record`` says, unless it is already so (no version)."""
+    document = record_document(record, ("id", *fields))
+    stored = log.session.get(model, record.id)
+    if stored is not None and record_document(stored, ("id", *fields)) == document:
+        return Written(kind, record.id, document, created=False, change_version=None)
+    created = stored is None
+    if stored is None:
+        stored = model(id=record.id)
+        log.session.add(stored)
+    for name in fields:
+        setattr(stored, name, getattr(record, name))
+    version = log.append(kind, record.id, owner_id, document)
+    return Written(kind, record.id, document, created, version)
+
+
 def put_owner(log: ChangeLog, record: OwnerRecord) -> Written:
-    session = log.session
-    document = owner_document(record)
-    owner = session.get(RegistryOwner, record.id)
-    if owner is not None and owner_document(owner) == document:
-        return Written("owner", record.id, document, created=False, change_version=None)
-    created = owner is None
-    if owner is None:
-        owner = RegistryOwner(id=record.id)
-        session.add(owner)
-    for name in OWNER_FIELDS:
-        setattr(owner, name, getattr(record, name))
-    version = log.append("owner", record.id, record.id, document)
-    return Written("owner", record.id, document, created, version)
+    return _put_record(log, "owner", RegistryOwner, OWNER_FIELDS, record, record.id)
 
 
 def camera_problems(
@@ -221,18 +224,7 @@ def put_camera(log: ChangeLog, record: CameraRecord) -> Written:
             f"camera {record.id} was not stored",
             [RegistryProblem(None, name, problem) for name, problem in problems],
         )
-    document = camera_document(record)
-    camera = session.get(RegistryCamera, record.id)
-    if camera is not None and camera_document(camera) == document:
-        return Written("camera", record.id, document, created=False, change_version=None)
-    created = camera is None
-    if camera is None:
-        camera = RegistryCamera(id=record.id)
-        session.add(camera)
-    for name in CAMERA_FIELDS:
-        setattr(camera, name, getattr(record, name))
-    version = log.append("camera", record.id, record.owner_id, document)
-    return Written("camera", record.id, document, created, version)
+    return _put_record(log, "camera", RegistryCamera, CAMERA_FIELDS, record, record.owner_id)
 
 
 def current_policy(session: Session, camera_id: str) -> RegistryPolicy | None:
