@@ -211,6 +211,13 @@ class FootageSettings(_Section):
         "Please reply to this e-mail with the video attached or a link to download it, or "
         "tell us if you cannot provide it. Keep the reference in the subject line."
     )
+    # $reply_instructions instead, when each camera's line carries an upload link (a sync
+    # server is configured: it receives the video into its evidence vault).
+    upload_instructions: str = (
+        "Please use the link under each camera to send the video from your phone or computer "
+        "(no account needed), or to tell us you cannot provide it. Each link works once, "
+        "until the request expires; you can also reply to this e-mail."
+    )
     # The e-mail's wording; default: resources/footage_request_email.txt.
     email_template: Path | None = None
 

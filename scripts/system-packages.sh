@@ -15,6 +15,8 @@ packages=(
   postgresql
   # the frozen bundle: PyInstaller reads libraries with objdump, the spec strips symbols
   binutils
+  # a real browser for the owners' upload page test (tests/server/test_evidence_upload_browser.py)
+  chromium
 )
 missing=()
 for p in "${packages[@]}"; do

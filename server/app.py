@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,14 +11,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app import __version__
-from server.api import ServerContext, api_router
-from server.body_limit import BodySizeLimit
+from server.api import ServerContext, api_router, token_dependency
 from server.checkpoint_key import CheckpointSigner
 from server.clock import Clock, utc_now
 from server.config import ServerSettings
 from server.database import create_server_engine, migrate, session_factory
 from server.event_intake import ChainRejected, MalformedEvent
 from server.event_trees import EventTrees, StoredEventsDamaged
+from server.evidence_api import evidence_router, open_evidence_context
+from server.evidence_body_limit import BodySizeLimits
+from server.evidence_export import CaseExporter, case_package_router, open_agency_key
+from server.evidence_retention import RetentionSchedule, legal_hold_router
+from server.evidence_upload_page import upload_page_router
 from server.registry_api import registry_router
 from server.schemas import ChainPosition, ChainRejection
 from server.tokens import TokenRejected
@@ -51,6 +56,21 @@ applied. Versions become visible in order, so nothing is skipped.
 **Owners.** An owner token (`POST /v1/owners/{owner_id}/tokens`) reads
 `GET /v1/owners/{owner_id}/events` for its own owner only: the events about the cameras the
 registry gives that owner, for the time they had them. Supervisors may read any owner's.
+
+**Evidence vault.** A workstation registers a footage request (`POST /v1/footage-requests`) and
+gets, once, the owner's upload link (`/upload/<token>`: a page for the owner, no account, the
+token stored only as a hash, single use, expiring with the request). What owners send is
+checked to be video, hashed (SHA-256) as it arrives and encrypted at rest (AES-256-GCM per
+segment, a data key per file wrapped by the vault key, which is never in the database).
+Workstations and supervisors list an incident's evidence (`GET /v1/incidents/{cad_number}/
+evidence`), read a file back (`GET /v1/evidence/{id}/content?purpose=...`) and its custody log
+(`GET /v1/evidence/{id}/custody`); every read is logged there with who and why. They export an
+incident's evidence as a case package (`POST /v1/incidents/{cad_number}/case-package`): the
+clips, a manifest of what they are and who handled them, signed with the agency's Ed25519 key
+(`GET /v1/agency-key`); the export is logged in each clip's custody log first. Files are deleted
+only by an administrator (`DELETE /v1/evidence/{id}`) or by the retention job, once they are
+older than the agency's retention period and their incident is not under legal hold
+(`PUT`/`DELETE /v1/incidents/{cad_number}/hold`, administrators); each deletion is logged.
 """
 
 
@@ -88,12 +108,18 @@ def create_app(
         raise
     sessions = session_factory(engine)
     context = ServerContext(sessions, settings, clock, checkpoint_signer, EventTrees(sessions))
+    evidence, scratch_vault = open_evidence_context(settings, sessions, clock)
+    exporter = CaseExporter(evidence, open_agency_key(settings))
+    retention = RetentionSchedule(evidence)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        retention_runs = asyncio.create_task(retention.run_periodically())
         try:
             yield
         finally:
+            retention_runs.cancel()
+            await asyncio.gather(retention_runs, return_exceptions=True)
             engine.dispose()
 
     application = FastAPI(
@@ -104,9 +130,13 @@ def create_app(
     )
     application.state.engine = engine
     application.state.context = context
+    application.state.evidence = evidence
+    application.state.retention = retention
+    application.state.scratch_vault = scratch_vault  # removed with the app, when there is one
     application.add_middleware(
-        BodySizeLimit,
+        BodySizeLimits,
         max_bytes=settings.max_batch_bytes,
+        upload_max_bytes=settings.max_upload_chunk_bytes,
         hint="; send the events in smaller batches",
     )
 
@@ -140,4 +170,8 @@ def create_app(
 
     application.include_router(api_router(context))
     application.include_router(registry_router(context))
+    application.include_router(evidence_router(evidence, token_dependency(context)))
+    application.include_router(upload_page_router(evidence))
+    application.include_router(case_package_router(exporter, token_dependency(context)))
+    application.include_router(legal_hold_router(evidence, token_dependency(context)))
     return application

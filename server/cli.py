@@ -8,11 +8,19 @@
     python -m server migrate --db-url URL
     python -m server show-key                      (the public key that verifies checkpoints)
     python -m server registry import registry.json --db-url URL      (owners, cameras, policies)
+    python -m server retention [--dry-run] --retention-days 365 --db-url URL   (old evidence)
 
 The database URL comes from ``--db-url``, else ``BEACON_SERVER_DB_URL``, else an SQLite file in
 the user's data directory. The checkpoint signing key (Ed25519, PEM) is read from
 ``--checkpoint-key``, else ``BEACON_SERVER_CHECKPOINT_KEY``, else ``checkpoint-key.pem`` in that
-data directory; ``serve`` and ``show-key`` make it there (mode 0600) if it does not exist.
+data directory; ``serve`` and ``show-key`` make it there (mode 0600) if it does not exist. The
+evidence vault's key is ``--vault-key``, else ``BEACON_SERVER_VAULT_KEY``, else ``vault-key``
+beside the checkpoint key (made there, 0600, by ``serve``); its files are kept in ``--vault-dir``,
+else ``BEACON_SERVER_VAULT_DIR``, else ``evidence-vault`` beside the vault key. The agency's
+key that signs case packages (Ed25519, PEM) is ``--agency-key``, else
+``BEACON_SERVER_AGENCY_KEY``, else ``agency-key.pem`` beside the checkpoint key (made there,
+0600, by ``serve``). The evidence retention period is ``--retention-days``, else
+``BEACON_SERVER_RETENTION_DAYS``, else none (evidence is kept until an administrator deletes it).
 """
 
 from __future__ import annotations
@@ -30,11 +38,14 @@ from pathlib import Path
 import platformdirs
 from pydantic import ValidationError
 
+from app.evidence.agency_key import AgencyKeyError
 from app.models.audit_chain import format_time
 from server.checkpoint_key import CheckpointKeyError, CheckpointSigner
 from server.clock import utc_now
 from server.config import ServerSettings
 from server.database import ServerDatabaseError, create_server_engine, migrate, session_factory
+from server.evidence_retention import apply_retention
+from server.evidence_vault import EvidenceVault, VaultKeyError, load_vault_key
 from server.models import TokenRole
 from server.registry import (
     ChangeLog,
@@ -56,6 +67,7 @@ COMMANDS = (
     "revoke-token",
     "show-key",
     "registry",
+    "retention",
 )
 DEFAULT_PORT = 8470
 
@@ -80,10 +92,49 @@ def default_checkpoint_key() -> Path:
     return _data_folder() / "checkpoint-key.pem"
 
 
+def default_vault_key(checkpoint_key: Path | None = None) -> Path:
+    """Beside the checkpoint key unless ``BEACON_SERVER_VAULT_KEY`` says otherwise."""
+    from_env = os.environ.get("BEACON_SERVER_VAULT_KEY")
+    if from_env:
+        return Path(from_env)
+    return (checkpoint_key or default_checkpoint_key()).parent / "vault-key"
+
+
+def default_agency_key(checkpoint_key: Path | None = None) -> Path:
+    """Beside the checkpoint key unless ``BEACON_SERVER_AGENCY_KEY`` says otherwise."""
+    from_env = os.environ.get("BEACON_SERVER_AGENCY_KEY")
+    if from_env:
+        return Path(from_env)
+    return (checkpoint_key or default_checkpoint_key()).parent / "agency-key.pem"
+
+
+def default_vault_dir(vault_key: Path) -> Path:
+    """Beside the vault key unless ``BEACON_SERVER_VAULT_DIR`` says otherwise."""
+    from_env = os.environ.get("BEACON_SERVER_VAULT_DIR")
+    if from_env:
+        return Path(from_env)
+    return vault_key.parent / "evidence-vault"
+
+
 def _days(text: str) -> int:
     days = int(text)
     if not 1 <= days <= 3650:
         raise argparse.ArgumentTypeError("give a lifetime of 1 to 3650 days")
+    return days
+
+
+def _retention_days(text: str) -> int | None:
+    if text.strip().lower() in ("", "none"):
+        return None
+    try:
+        days = int(text)
+    except ValueError:
+        days = 0
+    if not 1 <= days <= 36_500:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a retention period: give 1 to 36500 days, or none to keep evidence "
+            "until an administrator deletes it"
+        )
     return days
 
 
@@ -99,8 +150,18 @@ def _parser() -> argparse.ArgumentParser:
     lifetime.add_argument("--expires-in-days", type=_days, default=None)
     lifetime.add_argument("--name", default="", help="who or what holds the token")
     commands = parser.add_subparsers(dest="command", required=True)
+    retention_days = argparse.ArgumentParser(add_help=False)
+    retention_days.add_argument(
+        "--retention-days",
+        type=_retention_days,
+        default=os.environ.get("BEACON_SERVER_RETENTION_DAYS"),
+        help="days evidence is kept unless its incident is under legal hold (default: kept "
+        "until an administrator deletes it)",
+    )
 
-    serve = commands.add_parser("serve", parents=[database, key], help="run the server (default)")
+    serve = commands.add_parser(
+        "serve", parents=[database, key, retention_days], help="run the server (default)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument(
@@ -114,7 +175,31 @@ def _parser() -> argparse.ArgumentParser:
         "--keyfile", "--ssl-keyfile", dest="keyfile", type=Path, help="its private key (PEM)"
     )
     serve.add_argument("--max-batch-events", type=int)
+    serve.add_argument(
+        "--vault-key",
+        type=Path,
+        help="the key file that seals the evidence vault (made if missing)",
+    )
+    serve.add_argument("--vault-dir", type=Path, help="where the encrypted evidence is kept")
+    serve.add_argument(
+        "--agency-key",
+        type=Path,
+        help="the agency's Ed25519 key file that signs case packages (PEM, made if missing)",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="the address owners reach the server at, for upload links (https://...)",
+    )
     serve.add_argument("--max-batch-bytes", type=int)
+    retention = commands.add_parser(
+        "retention",
+        parents=[database, key, retention_days],
+        help="apply the evidence retention policy now: delete evidence older than the period "
+        "(not under legal hold), expire footage requests, discard their unfinished uploads",
+    )
+    retention.add_argument("--dry-run", action="store_true", help="print it, change nothing")
+    retention.add_argument("--vault-key", type=Path, help="the key file of the evidence vault")
+    retention.add_argument("--vault-dir", type=Path, help="where the encrypted evidence is kept")
 
     commands.add_parser(
         "migrate", parents=[database], help="bring the database to the newest schema"
@@ -168,8 +253,15 @@ def _serve(args: argparse.Namespace, db_url: str) -> int:
         )
         if value is not None
     }
+    vault_key = args.vault_key or default_vault_key(args.checkpoint_key)
     settings = ServerSettings(
-        **limits, checkpoint_key_file=args.checkpoint_key or default_checkpoint_key()
+        **limits,
+        checkpoint_key_file=args.checkpoint_key or default_checkpoint_key(),
+        vault_key_file=vault_key,
+        vault_folder=args.vault_dir or default_vault_dir(vault_key),
+        agency_key_file=args.agency_key or default_agency_key(args.checkpoint_key),
+        public_url=args.public_url,
+        evidence_retention_days=args.retention_days,
     )
     _check_tls(args.certfile, args.keyfile, args.host)
     application = create_app(db_url, settings=settings)
@@ -257,6 +349,39 @@ def _administer(args: argparse.Namespace, db_url: str) -> int:
         engine.dispose()
 
 
+def _retention(args: argparse.Namespace, db_url: str) -> int:
+    """Exit 0 applied (or, with --dry-run, printed), 2 the vault cannot be opened."""
+    vault_key = args.vault_key or default_vault_key(args.checkpoint_key)
+    vault_dir = args.vault_dir or default_vault_dir(vault_key)
+    for path, what, option in (
+        (vault_key, "vault key", "--vault-key"),
+        (vault_dir, "vault", "--vault-dir"),
+    ):
+        if not path.exists():
+            print(
+                f"error: there is no {what} at {path}; give the server's with {option}",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        vault = EvidenceVault(vault_dir, load_vault_key(vault_key))
+    except VaultKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(evidence_retention_days=args.retention_days)
+    engine = create_server_engine(db_url)
+    try:
+        migrate(engine)
+        report = apply_retention(
+            session_factory(engine), vault, utc_now(), settings, dry_run=args.dry_run
+        )
+    finally:
+        engine.dispose()
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 def _show_key(args: argparse.Namespace) -> int:
     path = args.checkpoint_key or default_checkpoint_key()
     signer = CheckpointSigner.from_file(path)
@@ -320,8 +445,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args, db_url)
         if args.command == "registry":
             return _import_registry(args.file, db_url)
+        if args.command == "retention":
+            return _retention(args, db_url)
         return _administer(args, db_url)
-    except (ServerDatabaseError, RegistryConflict, CheckpointKeyError, TlsSetupError) as exc:
+    except (
+        ServerDatabaseError,
+        RegistryConflict,
+        CheckpointKeyError,
+        AgencyKeyError,
+        TlsSetupError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

@@ -204,3 +204,8 @@ class RegistryHead(ServerBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     latest_version: Mapped[int] = mapped_column(BigInteger)
+
+
+# The evidence vault's tables are in their own module; importing it puts them in ServerBase's
+# metadata wherever the server's schema is built or compared.
+from server import evidence_models  # noqa: E402, F401  (needs ServerBase above)

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.models.audit_chain import GENESIS_HASH
 from server import ServerSettings, create_app
+from server.clock import Clock, utc_now
 from server.database import create_server_engine, migrate, session_factory
 from server.models import ReceivedAuditEvent, TokenRole, Workstation
 from server.tokens import issue_token, register_workstation, revoke_token
@@ -139,9 +140,17 @@ def _temporary_key_file(server: object) -> Path:
 class ThreadServer:
     """The sync server under uvicorn in a thread, on one port for its whole life."""
 
-    def __init__(self, db_url: str, port: int | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        port: int | None = None,
+        *,
+        clock: Clock = utc_now,
+        **settings: Any,
+    ) -> None:
         self.db_url = db_url
         self.port = port or free_port()
+        self.clock = clock
         self.settings = ServerSettings(**settings)
         # Its own signing key, kept across a stop and a start, never the user's data folder.
         self.checkpoint_key = self.settings.checkpoint_key_file or _temporary_key_file(self)
@@ -154,7 +163,7 @@ class ThreadServer:
 
     def start(self) -> ThreadServer:
         settings = self.settings.model_copy(update={"checkpoint_key_file": self.checkpoint_key})
-        application = create_app(self.db_url, settings=settings)
+        application = create_app(self.db_url, settings=settings, clock=self.clock)
         config = uvicorn.Config(
             application, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )

@@ -48,6 +48,7 @@ class AuditEventType(enum.StrEnum):
     GEOFENCE_QUERY = "geofence_query"
     FOOTAGE_REQUEST = "footage_request"
     EXPORT = "export"
+    EVIDENCE_VIEWED = "evidence_viewed"  # an owner's footage from the vault, opened to play
     POLICY_CHANGE_SEEN = "policy_change_seen"
     POLICY_EXPLAIN = "policy_explain"
     INSTALL_VERIFIED = "install_verified"

@@ -56,6 +56,7 @@ from app.models.policy import Purpose, PurposeKind
 from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog
 from app.services.smtp_mailer import MailDeliveryError, SmtpConnection, SmtpMailer
+from app.services.upload_links import UploadLinkError, UploadLinks
 from app.settings import FootageSettings
 
 log = logging.getLogger(__name__)
@@ -417,8 +418,10 @@ def compose_email(
     sender: SignedInUser,
     footage: FootageSettings,
     now: datetime,
+    upload_links: Mapping[int, str] | None = None,
 ) -> EmailMessage:
-    """The e-mail to the batch's owner, and to no one else, asking for all its cameras."""
+    """The e-mail to the batch's owner, and to no one else, asking for all its cameras;
+    ``upload_links`` (request id to link) puts each camera's upload link under its line."""
     owner = batch.owner
     address = _mail_address(owner)
     if address is None:
@@ -437,6 +440,8 @@ def compose_email(
                 f": {_owner_time(request.window_start, zone)} to "
                 f"{_owner_time(request.window_end, zone)}"
             )
+        if upload_links:
+            line += f"\n  Send the video: {upload_links[request.id]}"
         lines.append(line)
     references = ", ".join(batch.references)
     agency = mailer.settings.agency_name
@@ -453,7 +458,9 @@ def compose_email(
             "cameras": "\n".join(lines),
             "requester": sender.display_name,
             "reply_to": mailer.reply_to,
-            "reply_instructions": footage.reply_instructions,
+            "reply_instructions": (
+                footage.upload_instructions if upload_links else footage.reply_instructions
+            ),
             "reference": references,
         }
     )
@@ -482,6 +489,10 @@ class _Sending:
     cad_number: str
     now: datetime
     footage: FootageSettings
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.now + timedelta(days=self.footage.expire_after_days)
 
     def record(
         self,
@@ -514,7 +525,7 @@ class _Sending:
         address = _mail_address(batch.owner)
         assert address is not None  # only owners with an address are composed for
         connection.send(message, address)
-        expires_at = self.now + timedelta(days=self.footage.expire_after_days)
+        expires_at = self.expires_at
         for request, _ in batch.requests:
             request.status = FootageRequestStatus.SENT
             request.sent_at = self.now
@@ -542,28 +553,39 @@ class _Sending:
             f"sent to {batch.owner.name} ({count} camera{'s' if count > 1 else ''})",
         )
 
-    def keep_failure(self, batch: OwnerBatch, error: MailDeliveryError) -> OwnerSendResult:
+    def keep_failure(self, batch: OwnerBatch, message: str, reason: str) -> OwnerSendResult:
         """The requests stay drafted with the error kept on them; the failure is audited."""
         for request, _ in batch.requests:
             request.last_attempt_at = self.now
-            request.last_error = error.message
+            request.last_error = message
         self.session.commit()
         self.record(
             batch,
             FootageRequestStatus.DRAFTED,
             outcome=Outcome.FAILURE,
-            reason=error.failure.value,
-            details={"error": error.message},
+            reason=reason,
+            details={"error": message},
         )
-        log.warning(
-            "footage request e-mail to owner %s not sent: %s", batch.owner.id, error.message
-        )
+        log.warning("footage request e-mail to owner %s not sent: %s", batch.owner.id, message)
         return OwnerSendResult(
             batch.owner.id,
             batch.references,
             False,
-            f"not sent to {batch.owner.name}: {error.message}. The requests stay drafted.",
+            f"not sent to {batch.owner.name}: {message}. The requests stay drafted.",
         )
+
+    def mail_failure(self, batch: OwnerBatch, error: MailDeliveryError) -> OwnerSendResult:
+        return self.keep_failure(batch, error.message, error.failure.value)
+
+    def upload_links(
+        self, incident: Incident, batch: OwnerBatch, uploads: UploadLinks
+    ) -> dict[int, str]:
+        """Each request's upload link from the evidence server; raises UploadLinkError."""
+        zone = _owner_zone(batch.owner).key
+        return {
+            request.id: uploads.link_for(request, camera, incident, zone, self.expires_at)
+            for request, camera in batch.requests
+        }
 
 
 def _drafts_to_send(
@@ -613,9 +635,11 @@ def send_requests(
     *,
     footage: FootageSettings,
     request_ids: Collection[int] | None = None,
+    uploads: UploadLinks | None = None,
 ) -> list[OwnerSendResult]:
     """E-mail the incident's drafted requests (or those of ``request_ids``), one message per
-    owner; what could not be sent stays drafted with the reason. One result per owner."""
+    owner, with an upload link per camera when ``uploads`` makes them; what could not be sent
+    stays drafted with the reason. One result per owner."""
     with sessions() as session:
         incident = _incident(session, cad_number)
         batches = _owner_batches(session, _drafts_to_send(session, incident, request_ids))
@@ -625,14 +649,22 @@ def send_requests(
             if (reason := cannot_send_reason(batch.owner)) is not None
         ]
         unreachable = {result.owner_id for result in results}
-        mail = [
-            (batch, compose_email(mailer, template, incident, batch, sender, footage, now))
-            for batch in batches
-            if batch.owner.id not in unreachable
-        ]
-        if not mail:
-            return results
         sending = _Sending(session, audit, sender, cad_number, now, footage)
+        mail = []
+        for batch in batches:
+            if batch.owner.id in unreachable:
+                continue
+            links = None
+            if uploads is not None:
+                try:
+                    links = sending.upload_links(incident, batch, uploads)
+                except UploadLinkError as error:
+                    results.append(sending.keep_failure(batch, str(error), "upload_link"))
+                    continue
+            message = compose_email(mailer, template, incident, batch, sender, footage, now, links)
+            mail.append((batch, message))
+        if not mail:
+            return sorted(results, key=lambda result: result.owner_id)
         failure: MailDeliveryError | None = None
         try:
             with mailer.connect() as connection:
@@ -640,7 +672,7 @@ def send_requests(
                     try:
                         results.append(sending.deliver(connection, batch, message))
                     except MailDeliveryError as error:
-                        results.append(sending.keep_failure(batch, error))
+                        results.append(sending.mail_failure(batch, error))
                         if error.connection_lost:
                             failure = error
                             break
@@ -650,7 +682,7 @@ def send_requests(
             # The owners not tried keep their drafts, with the error that stopped the sending.
             tried = {result.owner_id for result in results}
             results += [
-                sending.keep_failure(batch, failure)
+                sending.mail_failure(batch, failure)
                 for batch, _ in mail
                 if batch.owner.id not in tried
             ]

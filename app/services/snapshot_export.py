@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from app.models.audit_chain import AuditEventType
+from app.models.audit_chain import AuditEventType, DetailValue
 from app.services.audit_log import AuditLog
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -62,8 +62,11 @@ def export_snapshot(
     actor: str,
     export_dir: Path,
     audit: AuditLog,
+    source: Mapping[str, DetailValue] | None = None,
 ) -> ExportReceipt:
-    """Save ``image`` (BGR or the wall's BGRX, as shown: scaled and privacy-masked) as evidence."""
+    """Save ``image`` (BGR or the wall's BGRX, as shown: scaled and privacy-masked) as evidence;
+    ``source`` says where a picture that is not a live feed's came from (audit details: an
+    evidence file's id, SHA-256 and frame)."""
     bgr = (
         cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
         if image.ndim == 3 and image.shape[2] == 4
@@ -82,8 +85,8 @@ def export_snapshot(
             os.close(descriptor)
 
     export = _Export(camera_id, camera_name, purpose, actor, export_dir, audit)
-    size = {"width": int(image.shape[1]), "height": int(image.shape[0])}
-    return export.publish(write, kind="snapshot", suffix=".png", details=lambda _: size)
+    facts = {"width": int(image.shape[1]), "height": int(image.shape[0]), **(source or {})}
+    return export.publish(write, kind="snapshot", suffix=".png", details=lambda _: facts)
 
 
 def export_clip(

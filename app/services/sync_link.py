@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from app import __version__
@@ -28,9 +28,11 @@ from app.services.credentials import CredentialStoreError
 from app.settings import Settings
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # an acknowledgement (with its proofs) is a few KB
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024  # what ``ServerLink.download`` hands on at a time
 TOKEN_HINT = "store the workstation's token with `beacon sync token`"  # noqa: S105 (advice)
 
 TokenSource = Callable[[], str | None]
+Answered = TypeVar("Answered")
 
 
 class ServerUnreachable(Exception):
@@ -103,6 +105,17 @@ def answer_detail(answer: ServerAnswer) -> str:
 
 def _os_reason(error: OSError) -> str:
     return (error.strerror or type(error).__name__).lower()
+
+
+def _sent(
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None = None,
+) -> http.client.HTTPResponse:
+    connection.request(method, path, body=body, headers=headers)
+    return connection.getresponse()
 
 
 class ServerLink:
@@ -197,6 +210,61 @@ class ServerLink:
         except (UnicodeDecodeError, ValueError):
             decoded = None
         return ServerAnswer(response.status, decoded)
+
+    def download(
+        self,
+        path: str,
+        token: str,
+        receive: Callable[[bytes], None],
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> ServerAnswer:
+        """GET ``path`` (or ``method`` it with the JSON ``body``: a case package is POSTed) and
+        hand a 200's body to ``receive`` piece by piece as it arrives, without ``request``'s
+        size cap (a video file; ``receive`` bounds it by raising); any other answer is read as
+        ``request`` reads it. What ``receive`` raises ends the request and propagates as it is."""
+        with self._lock:
+            connection = self._connection
+        if connection is None:
+            connection = self._connect()
+            with self._lock:
+                self._connection = connection
+        headers = {"Authorization": f"Bearer {token}", "User-Agent": f"Beacon-RTCC/{__version__}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self._network(
+                lambda: _sent(connection, method, self._prefix + path, headers, body)
+            )
+            if response.status != 200:
+                raw = self._network(lambda: response.read(MAX_ANSWER_BYTES))
+                self.close()
+                try:
+                    return ServerAnswer(response.status, json.loads(raw) if raw else None)
+                except (UnicodeDecodeError, ValueError):
+                    return ServerAnswer(response.status, None)
+            while chunk := self._network(lambda: response.read(DOWNLOAD_CHUNK_BYTES)):
+                receive(chunk)
+            if response.length:  # the server closed before the end it announced
+                raise ServerUnreachable("connection lost (the answer was cut off)")
+        except BaseException:
+            self.close()
+            raise
+        if response.will_close:
+            self.close()
+        return ServerAnswer(200, None)
+
+    def _network(self, step: Callable[[], Answered]) -> Answered:
+        """One step of ``download`` on the network, its failures sorted as ``request``'s."""
+        try:
+            return step()
+        except TimeoutError:
+            raise ServerUnreachable(f"no answer within {self._read_timeout_s:g} s") from None
+        except http.client.HTTPException as exc:
+            raise ServerUnreachable(f"connection lost ({type(exc).__name__})") from exc
+        except OSError as exc:
+            raise ServerUnreachable(f"connection lost ({_os_reason(exc)})") from exc
 
     def close(self) -> None:
         with self._lock:

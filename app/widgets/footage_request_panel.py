@@ -64,6 +64,7 @@ from app.services.footage_requests import (
 from app.services.geofence_search import GeofenceHit
 from app.services.registry_rows import IncidentRow
 from app.services.smtp_mailer import MailDeliveryError, SmtpMailer
+from app.services.upload_links import server_upload_links
 from app.settings import FootageSettings, Settings
 from app.widgets import palette
 from app.widgets.action_buttons import action_button, shortcut_action
@@ -888,16 +889,30 @@ class FootageRequestPanel(QWidget):
             return
         cad_number = incident.cad_number
         sessions, audit, user, clock = self._sessions, self._audit, self._user, self._clock
-        smtp, footage, credentials = self._settings.smtp, self._settings.footage, self._credentials
+        settings, credentials = self._settings, self._credentials
+        smtp, footage = settings.smtp, settings.footage
         template_path = footage.email_template or resources_dir() / EMAIL_TEMPLATE_FILE
 
         def work() -> tuple[list[OwnerSendResult], list[FootageRequestRow]]:
             try:
                 template = EmailTemplate.load(template_path)
                 mailer = SmtpMailer.for_settings(smtp, credentials)
-                results = send_requests(
-                    sessions, audit, mailer, template, user, cad_number, clock(), footage=footage
-                )
+                uploads = server_upload_links(settings, credentials)
+                try:
+                    results = send_requests(
+                        sessions,
+                        audit,
+                        mailer,
+                        template,
+                        user,
+                        cad_number,
+                        clock(),
+                        footage=footage,
+                        uploads=uploads,
+                    )
+                finally:
+                    if uploads is not None:
+                        uploads.close()
             except (FootageRequestError, MailDeliveryError) as error:
                 raise _SendFailed(
                     sentence(error), read_request_rows(sessions, cad_number)

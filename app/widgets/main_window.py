@@ -50,6 +50,7 @@ from app.widgets.audit_replay import AuditReplay
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.camera_list import CameraList
 from app.widgets.camera_map import MAP_SHORTCUTS, console_map
+from app.widgets.evidence_panel import EVIDENCE_SHORTCUTS, EvidencePanel
 from app.widgets.footage_request_panel import FootageRequestPanel
 from app.widgets.geofence_editor import DrawMode
 from app.widgets.geofence_panel import GeofencePanel
@@ -231,6 +232,21 @@ class MainWindow(QMainWindow):
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.footage_dock)
         self.tabifyDockWidget(self.geofence_dock, self.footage_dock)
+        # What the owners sent for the selected incident: next to its footage requests.
+        self.evidence_panel = EvidencePanel(
+            jobs=jobs,
+            sessions=sessions,
+            audit=audit,
+            user=user,
+            settings=settings,
+            credentials=credentials,
+            clock=clock,
+        )
+        self.evidence_dock = self._dock(
+            self.evidence_panel.tab_title, "evidenceDock", self.evidence_panel
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.evidence_dock)
+        self.tabifyDockWidget(self.footage_dock, self.evidence_dock)
         self.camera_dock.raise_()
         self.docks = (
             self.camera_dock,
@@ -238,6 +254,7 @@ class MainWindow(QMainWindow):
             self.map_dock,
             self.geofence_dock,
             self.footage_dock,
+            self.evidence_dock,
         )
         self._connect_geofence()
 
@@ -334,6 +351,12 @@ class MainWindow(QMainWindow):
             lambda _count: self.footage_dock.setWindowTitle(footage.tab_title)
         )
         panel.add_action_button(footage.request_action)
+        evidence = self.evidence_panel
+        evidence.message.connect(self._show_failure)
+        evidence.count_changed.connect(
+            lambda _count: self.evidence_dock.setWindowTitle(evidence.tab_title)
+        )
+        evidence.answers_recorded.connect(lambda _cad: footage.refresh())
         # Both work from anywhere in the window, not only while the footage tab is in front.
         self.addActions([footage.request_action, footage.send_action])
 
@@ -350,6 +373,7 @@ class MainWindow(QMainWindow):
 
     def _incident_selected(self, incident: IncidentRow | None) -> None:
         self.footage_panel.set_incident(incident)
+        self.evidence_panel.set_incident(incident)
         fence = self.geofence_panel.set_incident(incident)
         if fence is None:
             return
@@ -436,6 +460,7 @@ class MainWindow(QMainWindow):
             self.map_dock_action,
             self.geofence_dock_action,
             self.footage_dock_action,
+            self.evidence_dock_action,
         )
 
     def _build_actions(self) -> None:
@@ -457,6 +482,9 @@ class MainWindow(QMainWindow):
         self.footage_dock_action = self.footage_dock.toggleViewAction()
         self.footage_dock_action.setText("Footage &requests")
         self.footage_dock_action.setShortcut(QKeySequence("Ctrl+5"))
+        self.evidence_dock_action = self.evidence_dock.toggleViewAction()
+        self.evidence_dock_action.setText("&Evidence")
+        self.evidence_dock_action.setShortcut(QKeySequence("Ctrl+6"))
         for action in self._dock_actions:
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
             self.addAction(action)
@@ -557,6 +585,7 @@ class MainWindow(QMainWindow):
             *self._dock_actions,
             *geofence.actions(),
             *footage.actions(),
+            *self.evidence_panel.actions(),
             self.filter_action,
             self.incidents_action,
             self.rejected_action,
@@ -629,6 +658,7 @@ class MainWindow(QMainWindow):
                 "Ctrl+Shift+S",
             ),
             ("Recall the focused tile's previous camera", "Backspace"),
+            *EVIDENCE_SHORTCUTS,
             ("Show or hide the focused tile's stream health", "H"),
             ("Tour the cameras selected in the list on the focused tile", "Ctrl+T"),
             ("Tour the selected cameras across the whole wall", "Ctrl+Shift+T"),
@@ -807,6 +837,7 @@ class MainWindow(QMainWindow):
         if self.audit_replay is not None:
             self.audit_replay.pause()
             self.audit_replay.hide()  # a replayed session is as private as the live wall
+        self.evidence_panel.close_players()  # so is an owner's footage
         for dock in self.docks:
             dock.hide()
         self.wall_toolbar.hide()
@@ -986,6 +1017,7 @@ class MainWindow(QMainWindow):
             self.wall_windows.end_session()
             if self.install_verifier is not None:
                 self.install_verifier.shutdown()  # its lease ends, audited, before the logout
+            self.evidence_panel.close_players()  # their decoders stop, their copies go
             self._save_window_state()
             self._record(AuditEventType.LOGOUT, details={"reason": self._end_reason.value})
             self._ended = True

@@ -6,6 +6,7 @@ what the tests upload is exactly the client's wire format.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -170,3 +171,44 @@ def make_workstation(tmp_path: Path) -> Iterator[Callable[..., Workstation]]:
 @pytest.fixture
 def workstation(make_workstation: Callable[..., Workstation]) -> Workstation:
     return make_workstation()
+
+
+# --- the evidence vault (tests/server/test_evidence_*.py) -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def video_clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real H.264 MP4 (3 s, moov at the end as ffmpeg writes it by default)."""
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc=size=320x240:rate=15", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-g", "5", "-b:v", "2M", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+@pytest.fixture
+def vault_settings(tmp_path: Path) -> dict[str, Any]:
+    """A vault of the test's own: its folder and key file."""
+    return {
+        "vault_folder": tmp_path / "vault",
+        "vault_key_file": tmp_path / "server-keys" / "vault-key",
+    }
+
+
+def footage_request(reference: str = "FR-12", **changes: Any) -> dict[str, Any]:
+    """A footage request as a workstation registers it (the window on the server clock's day)."""
+    return {
+        "reference": reference,
+        "cad_number": "2026-004512",
+        "incident_type": "Armed robbery",
+        "camera_id": "cam-0412",
+        "camera_name": "Harbor Deli front door",
+        "window_start": "2026-11-18T15:40:00Z",
+        "window_end": "2026-11-18T16:10:00Z",
+        "time_zone": "America/Chicago",
+        "expires_at": "2026-11-25T16:00:00Z",
+        **changes,
+    }

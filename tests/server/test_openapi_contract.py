@@ -65,6 +65,15 @@ ROLE_OF_OPERATION = {
     ("PUT", "/v1/registry/cameras/{camera_id}/policy"): TokenRole.ADMIN,
     ("POST", "/v1/registry/import"): TokenRole.ADMIN,
     ("GET", "/v1/registry/changes"): TokenRole.WORKSTATION,
+    ("POST", "/v1/footage-requests"): TokenRole.WORKSTATION,
+    ("GET", "/v1/incidents/{cad_number}/evidence"): TokenRole.WORKSTATION,
+    ("GET", "/v1/evidence/{evidence_id}/content"): TokenRole.WORKSTATION,
+    ("GET", "/v1/evidence/{evidence_id}/custody"): TokenRole.SUPERVISOR,
+    ("DELETE", "/v1/evidence/{evidence_id}"): TokenRole.ADMIN,
+    ("GET", "/v1/agency-key"): None,
+    ("POST", "/v1/incidents/{cad_number}/case-package"): TokenRole.SUPERVISOR,
+    ("PUT", "/v1/incidents/{cad_number}/hold"): TokenRole.ADMIN,
+    ("DELETE", "/v1/incidents/{cad_number}/hold"): TokenRole.ADMIN,
 }
 CHECKS = [
     not_a_server_error,

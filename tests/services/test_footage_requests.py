@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,11 +47,14 @@ from app.services.smtp_mailer import (
     smtp_password_name,
 )
 from app.services.sqlite_store import REGISTRY, create_sqlite_engine, open_database
+from app.services.sync_link import SyncConnection
+from app.services.upload_links import ServerUploadLinks
 from app.settings import FootageSettings, Settings, SmtpSettings
 from tests.cad_server import SilentServer, closed_port_url
 from tests.conftest import ManualClock
 from tests.factories import add_camera, add_incident, add_owner, registry_sessions
 from tests.smtp_server import SmtpServer
+from tests.sync_server import ServerDatabase, ThreadServer
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "resources" / EMAIL_TEMPLATE_FILE
 OPERATOR = SignedInUser("ops1", "Dana Ops", Role.OPERATOR)
@@ -184,6 +189,11 @@ def rows(sessions: SessionFactory) -> dict[str, FootageRequestRow]:
 
 def events(settings: Settings) -> list[dict[str, Any]]:
     return [e for e in read_events(settings.audit_db) if e["event_type"] == "footage_request"]
+
+
+def failures(settings: Settings) -> list[tuple[str, str]]:
+    """The failed steps' audit events: (camera, reason)."""
+    return [(e["camera_id"], e["reason"]) for e in events(settings) if e["outcome"] == "failure"]
 
 
 def statuses(settings: Settings) -> list[tuple[str, str, str]]:
@@ -454,8 +464,7 @@ def test_a_wrong_password_keeps_the_drafts_and_says_so(
                 assert row.status is FootageRequestStatus.DRAFTED and row.can_send
                 assert row.last_error is not None and "rtcc-mailer in the keyring" in row.last_error
                 assert row.last_attempt_at == clock()
-        failures = [e for e in events(settings) if e["outcome"] == "failure"]
-        assert [(e["camera_id"], e["reason"]) for e in failures] == [
+        assert failures(settings) == [
             ("cam-deli-door", MailFailure.AUTH_REFUSED.value),
             ("cam-garage", MailFailure.AUTH_REFUSED.value),
         ]
@@ -494,10 +503,10 @@ def test_a_server_that_is_down_loses_nothing(
     assert f"the mail server 127.0.0.1:{port} could not be reached" in results["own-deli"].message
     assert {row.status for row in rows(sessions).values()} == {FootageRequestStatus.DRAFTED}
     assert all("check host and port" in (row.last_error or "") for row in rows(sessions).values())
-    failures = [
-        (e["camera_id"], e["reason"]) for e in events(settings) if e["outcome"] == "failure"
+    assert failures(settings) == [
+        ("cam-deli-door", "smtp_unreachable"),
+        ("cam-garage", "smtp_unreachable"),
     ]
-    assert failures == [("cam-deli-door", "smtp_unreachable"), ("cam-garage", "smtp_unreachable")]
 
 
 def test_a_server_that_never_answers_fails_within_the_timeout(
@@ -517,7 +526,7 @@ def test_a_server_that_never_answers_fails_within_the_timeout(
     assert took < 3, f"took {took:.1f} s with a 0.5 s timeout"
     assert "did not answer within 0.5 s" in results["own-garage"].message
     assert {row.status for row in rows(sessions).values()} == {FootageRequestStatus.DRAFTED}
-    assert {e["reason"] for e in events(settings) if e["outcome"] == "failure"} == {"smtp_timeout"}
+    assert {reason for _, reason in failures(settings)} == {"smtp_timeout"}
 
 
 def test_a_refused_recipient_fails_that_owner_only_and_the_address_stays_out(
@@ -867,3 +876,145 @@ def test_requests_of_the_earlier_schema_survive_the_upgrade(tmp_path: Path):
         assert (request.note, request.answer_note, request.message_id) == ("kept", "", None)
         assert request.status is FootageRequestStatus.DRAFTED and request.expires_at is None
     upgraded.dispose()
+
+
+# --- upload links from the evidence server ---------------------------------------------------
+
+UPLOAD_LINK = re.compile(r"Send the video: (\S+)")
+
+
+@pytest.fixture
+def evidence_server(server_db: ServerDatabase, clock: ManualClock) -> Iterator[ThreadServer]:
+    """The real server, on the test's clock, so the requests' expiry is in its future."""
+    server = ThreadServer(server_db.url, clock=clock).start()
+    yield server
+    server.stop()
+
+
+def upload_links(server: ThreadServer, server_db: ServerDatabase) -> ServerUploadLinks:
+    token = server_db.register("ws-footage")
+    return ServerUploadLinks(SyncConnection(server.url), lambda: token)
+
+
+def send_with_links(
+    sessions: SessionFactory,
+    audit: AuditLog,
+    mailer: SmtpMailer,
+    template: EmailTemplate,
+    clock: ManualClock,
+    uploads: ServerUploadLinks,
+) -> dict[str, OwnerSendResult]:
+    results = send_requests(
+        sessions, audit, mailer, template, OPERATOR, CAD, clock(), footage=FOOTAGE, uploads=uploads
+    )
+    return {result.owner_id: result for result in results}
+
+
+def owner_page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as page:
+        return str(page.read().decode("utf-8"))
+
+
+def test_with_an_evidence_server_each_camera_gets_its_own_upload_link(
+    sessions: SessionFactory,
+    audit_log: AuditLog,
+    settings: Settings,
+    clock: ManualClock,
+    smtp_server: SmtpServer,
+    template: EmailTemplate,
+    evidence_server: ThreadServer,
+    server_db: ServerDatabase,
+    caplog: pytest.LogCaptureFixture,
+):
+    caplog.set_level(logging.DEBUG)
+    draft(sessions, audit_log, clock, ["cam-deli-door", "cam-deli-alley", "cam-garage"])
+    uploads = upload_links(evidence_server, server_db)
+    results = send_with_links(
+        sessions, audit_log, mailer_for(smtp_server.port), template, clock, uploads
+    )
+    uploads.close()
+
+    assert results["own-deli"].sent and results["own-garage"].sent
+    mails = {mail.rcpt_tos[0]: mail.message.get_content() for mail in smtp_server.mails()}
+    deli = mails[DELI_EMAIL]
+    door, alley = UPLOAD_LINK.findall(deli)
+    assert door != alley and door.startswith(f"{evidence_server.url}/upload/")
+    assert deli.index("Deli front door") < deli.index(door) < deli.index("Deli alley")
+    assert FOOTAGE.upload_instructions in deli and FOOTAGE.reply_instructions not in deli
+    page = owner_page(door)
+    assert "Deli front door" in page and "Burglary in progress" in page
+    assert "Deli alley" in owner_page(alley)
+    assert "Garage forecourt" in owner_page(UPLOAD_LINK.findall(mails[GARAGE_EMAIL])[0])
+    # The links are the owners' secrets: in their mail only.
+    audit_text = json.dumps(list(read_events(settings.audit_db)))
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for link in (door, alley):
+        secret = urlsplit(link).path.rpartition("/")[2]
+        assert secret not in audit_text and secret not in logged
+
+
+def test_an_evidence_server_that_is_down_keeps_the_drafts_and_mails_nothing(
+    sessions: SessionFactory,
+    audit_log: AuditLog,
+    settings: Settings,
+    clock: ManualClock,
+    smtp_server: SmtpServer,
+    template: EmailTemplate,
+):
+    draft(sessions, audit_log, clock, ["cam-deli-door", "cam-garage"])
+    down = closed_port_url()
+    uploads = ServerUploadLinks(SyncConnection(down, connect_timeout_s=2), lambda: "bst_x")
+    results = send_with_links(
+        sessions, audit_log, mailer_for(smtp_server.port), template, clock, uploads
+    )
+
+    assert not any(result.sent for result in results.values())
+    assert f"the evidence server at {down} cannot make the upload link" in (
+        results["own-deli"].message
+    )
+    assert "try sending again when it is reachable" in results["own-garage"].message
+    assert smtp_server.mails() == []
+    assert {row.status for row in rows(sessions).values()} == {FootageRequestStatus.DRAFTED}
+    assert failures(settings) == [("cam-deli-door", "upload_link"), ("cam-garage", "upload_link")]
+
+
+def test_a_token_the_evidence_server_refuses_says_what_to_do(
+    sessions: SessionFactory,
+    audit_log: AuditLog,
+    clock: ManualClock,
+    smtp_server: SmtpServer,
+    template: EmailTemplate,
+    evidence_server: ThreadServer,
+):
+    draft(sessions, audit_log, clock, ["cam-garage"])
+    uploads = ServerUploadLinks(SyncConnection(evidence_server.url), lambda: "bst_not-a-token")
+    results = send_with_links(
+        sessions, audit_log, mailer_for(smtp_server.port), template, clock, uploads
+    )
+    assert "the evidence server refused the token" in results["own-garage"].message
+    assert "beacon sync token" in results["own-garage"].message
+    assert smtp_server.mails() == []
+
+
+def test_a_link_made_for_a_mail_that_failed_is_replaced_when_sent_again(
+    sessions: SessionFactory,
+    audit_log: AuditLog,
+    clock: ManualClock,
+    smtp_server: SmtpServer,
+    template: EmailTemplate,
+    evidence_server: ThreadServer,
+    server_db: ServerDatabase,
+):
+    draft(sessions, audit_log, clock, ["cam-garage"])
+    uploads = upload_links(evidence_server, server_db)
+    port = urlsplit(closed_port_url()).port
+    assert port is not None
+    failed = send_with_links(sessions, audit_log, mailer_for(port), template, clock, uploads)
+    assert not failed["own-garage"].sent
+    resent = send_with_links(
+        sessions, audit_log, mailer_for(smtp_server.port), template, clock, uploads
+    )
+    uploads.close()
+    assert resent["own-garage"].sent
+    (link,) = UPLOAD_LINK.findall(smtp_server.mails()[0].message.get_content())
+    assert "Garage forecourt" in owner_page(link)

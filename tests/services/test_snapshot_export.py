@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ def picture() -> np.ndarray:
     return image
 
 
-SUBJECT = {
+SUBJECT: dict[str, Any] = {
     "camera_id": "cam/0042",
     "camera_name": "Harbor Deli door",
     "purpose": "incident:2026-004518",
