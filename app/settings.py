@@ -95,6 +95,12 @@ class BasemapSettings(_Section):
         return self
 
 
+class DisplaySettings(_Section):
+    # Black surfaces, pure white text, yellow focus outlines (app/widgets/theme.py); the View
+    # menu switches it for the running session too (Ctrl+Alt+H).
+    high_contrast: bool = False
+
+
 class WallSettings(_Section):
     tour_interval_s: float = Field(default=10, ge=1, le=3600)  # each camera's time on a tour
 
@@ -304,6 +310,7 @@ class Settings(_Section):
     map: MapSettings = MapSettings()
     basemap: BasemapSettings = BasemapSettings()
     wall: WallSettings = WallSettings()
+    display: DisplaySettings = DisplaySettings()
     evidence: EvidenceSettings = EvidenceSettings()
     cad: CadSettings = CadSettings()
     smtp: SmtpSettings = SmtpSettings()

@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import __version__
@@ -45,6 +45,7 @@ from app.services.cad_intake import CadIntake, CadPollReport, adapter_for, demo_
 from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
 from app.services.demo_avl import DemoAvl
+from app.services.first_run import FirstRunPlan
 from app.services.policy_gate import PolicyGate
 from app.services.registry_sync import RegistrySync
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
@@ -53,10 +54,11 @@ from app.settings import Settings
 from app.video.feed_supervisor import FeedSupervisor
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.crash_dialog import CrashGuard
+from app.widgets.first_run_wizard import FirstRunWizard
 from app.widgets.login_dialog import LoginDialog
 from app.widgets.main_window import CadPoll, MainWindow, SessionEnd
-from app.widgets.palette import application_palette
-from app.widgets.resources import theme_stylesheet
+from app.widgets.palette import apply_theme
+from app.widgets.theme import stylesheet, theme_for
 from app.widgets.wall_views_menu import TILE_COUNTS
 
 log = logging.getLogger(__name__)
@@ -123,18 +125,18 @@ def show_error_dialog(title: str, message: str) -> None:
     QMessageBox.critical(None, title, message)
 
 
-def configure_application(app: QApplication) -> None:
-    """Names (QSettings uses them), the Fusion style and the dark theme, applied once."""
+def configure_application(app: QApplication, *, high_contrast: bool = False) -> None:
+    """Names (QSettings uses them), the Fusion style and the theme (dark unless
+    ``high_contrast``), applied once."""
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName(APP_NAME)
     app.setOrganizationName(ORGANISATION)
     app.setApplicationVersion(__version__)
-    theme = theme_stylesheet()
-    if app.styleSheet() == theme:
+    theme = theme_for(high_contrast)
+    if app.styleSheet() == stylesheet(theme):
         return
     app.setStyle("Fusion")
-    app.setPalette(application_palette())
-    app.setStyleSheet(theme)
+    apply_theme(app, theme)
 
 
 def demo_cad_poll(settings: Settings, clock: Clock = utc_now) -> CadPoll | None:
@@ -344,7 +346,7 @@ def run_console(
     """
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    configure_application(app)
+    configure_application(app, high_contrast=settings.display.high_contrast)
     report = report_error or show_error_dialog
     console_log = ConsoleLog(settings.data_dir)
     log.info("Beacon %s started; this log: %s", __version__, console_log.path)
@@ -356,6 +358,23 @@ def run_console(
         guard.uninstall()
         log.info("Beacon ended")
         console_log.close()
+
+
+def run_first_run(plan: FirstRunPlan, *, finish_text: str = "Save and sign in") -> bool:
+    """The first-run wizard, before any sign-in (``beacon`` with no settings file, ``beacon
+    setup``): True once it has written the settings, False when it was cancelled (nothing
+    written). ``run_console`` then starts from the settings it wrote."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    configure_application(app)
+    app.setQuitOnLastWindowClosed(False)
+    jobs = BackgroundJobs()
+    wizard = FirstRunWizard(plan, jobs, finish_text=finish_text)
+    try:
+        return wizard.exec() == QDialog.DialogCode.Accepted and wizard.settings is not None
+    finally:
+        jobs.shutdown()
+        wizard.deleteLater()
 
 
 def _run_console(

@@ -6,8 +6,13 @@ Run under a real X server (Xvfb) so the window manager-free screen gives real pi
 
 It builds the demo city into ``--data-dir`` (unless one is there), signs in as the demo operator
 through the real login dialog, waits for the registry and the scripted CAD feed to fill the
-panels, and saves PNGs into ``--out-dir``. Window layout is kept in a throw-away QSettings file,
-so every run shows the default layout.
+panels, and saves PNGs into ``--out-dir``; ``--high-contrast`` shows the high-contrast theme (as
+every screenshot script does). For a 4K monitor at 150 %::
+
+    QT_SCALE_FACTOR=1.5 xvfb-run -a -s "-screen 0 3840x2160x24" \
+        .venv/bin/python scripts/screenshot_console.py --high-contrast
+
+Window layout is kept in a throw-away QSettings file, so every run shows the default layout.
 """
 
 from __future__ import annotations

@@ -55,6 +55,9 @@ def arguments(description: str, data_dir_name: str) -> argparse.Namespace:
     parser.add_argument("--user", default="operator")
     parser.add_argument("--password", default="beacon-operator")
     parser.add_argument("--timeout-s", type=float, default=60)
+    parser.add_argument(
+        "--high-contrast", action="store_true", help="in the high-contrast theme ([display])"
+    )
     return parser.parse_args()
 
 
@@ -88,7 +91,7 @@ class ScreenshotSession:
         self.out: Path = args.out_dir
         self.out.mkdir(parents=True, exist_ok=True)
         self.app = QApplication(sys.argv[:1])
-        configure_application(self.app)
+        configure_application(self.app, high_contrast=args.high_contrast)
         self.app.setQuitOnLastWindowClosed(False)
         credentials = CredentialStore.for_settings(settings)
         self.audit = AuditLog.open(settings.audit_db, settings.workstation)

@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from app.cli.context import CommandContext, CommandError, os_actor
-from app.models.audit_chain import AuditEventType
 from app.services.demo_city import (
     DEMO_SEED,
     SETTINGS_NAME,
@@ -50,21 +49,7 @@ def _require_data_dir(args: argparse.Namespace) -> None:
 
 def _build(context: CommandContext, seed: int) -> DemoCity:
     city = build_demo_city(context.data_dir, context.clock, seed)
-    context.audit_log().record(
-        AuditEventType.REGISTRY_IMPORT,
-        actor=os_actor(),
-        subject=str(context.settings.registry_db),
-        details={
-            "source": "demo_city",
-            "seed": seed,
-            "owners": city.owners,
-            "cameras": city.cameras,
-            "policies": city.policies,
-            "units": city.units,
-            "users": city.users,
-            "build_ms": round(city.seconds * 1000),
-        },
-    )
+    city.record_import(context.audit_log(), os_actor(), context.settings.registry_db)
     print(city.describe())
     print(
         f"sign in as operator / beacon-operator (see the README for the other demo users); "

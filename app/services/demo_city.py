@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.orm import Session
 
+from app.models.audit_chain import AuditEventType
 from app.models.camera import Camera, CameraTier, InstallState, PrivacyMask
 from app.models.incident import IncidentStatus
 from app.models.owner import Owner, OwnerKind
@@ -37,6 +38,7 @@ from app.models.sharing_policy import PolicyMode, SharingPolicy
 from app.models.unit import Unit
 from app.models.user import Role
 from app.services.accounts import create_user
+from app.services.audit_log import AuditLog
 from app.services.clock import Clock
 from app.services.sqlite_store import REGISTRY, open_database
 
@@ -92,6 +94,7 @@ class DemoCity:
     """What ``build_demo_city`` made, and how long it took."""
 
     data_dir: Path
+    seed: int
     owners: int
     cameras: int
     integrated: int
@@ -103,6 +106,24 @@ class DemoCity:
     script_entries: int
     seconds: float
     clip_seconds: float
+
+    def record_import(self, audit: AuditLog, actor: str, registry_db: Path) -> None:
+        """The build's audit event: a registry import from the demo city."""
+        audit.record(
+            AuditEventType.REGISTRY_IMPORT,
+            actor=actor,
+            subject=str(registry_db),
+            details={
+                "source": "demo_city",
+                "seed": self.seed,
+                "owners": self.owners,
+                "cameras": self.cameras,
+                "policies": self.policies,
+                "units": self.units,
+                "users": self.users,
+                "build_ms": round(self.seconds * 1000),
+            },
+        )
 
     def describe(self) -> str:
         return (
@@ -867,6 +888,7 @@ def build_demo_city(
 
     city = DemoCity(
         data_dir=data_dir,
+        seed=seed,
         owners=len(owners),
         cameras=len(plans),
         integrated=sum(p.camera.tier is CameraTier.INTEGRATED for p in plans),

@@ -98,11 +98,17 @@ SPEEDS = (1, 4, 16)
 PLAY_TICK_MS = 50  # the replay clock moves by the real time elapsed, times the speed
 TIMELINE_HEIGHT = 64
 TIME_LABEL_HEIGHT = 16
-MARK_COLOURS = {
-    EventMark.DENIAL: palette.EMERGENCY,
-    EventMark.REVOCATION: palette.WARNING,
-    EventMark.EXPORT: palette.ACCENT,
+MARK_COLOURS = palette.ThemeColours(
+    {EventMark.DENIAL: "EMERGENCY", EventMark.REVOCATION: "WARNING", EventMark.EXPORT: "ACCENT"}
+)
+# Each mark's shape at the top of its tick, so no one has to tell the colours apart.
+MARK_SHAPES = {
+    EventMark.DENIAL: "triangle",
+    EventMark.REVOCATION: "square",
+    EventMark.EXPORT: "circle",
 }
+MARK_SHAPE_PX = 9
+PLAIN_EVENT = "event"  # a column with events but none of the marked kinds
 MARK_KEYS = {EventMark.DENIAL: "D", EventMark.REVOCATION: "R", EventMark.EXPORT: "E"}
 MARK_PLURALS = {
     EventMark.DENIAL: "denials",
@@ -213,6 +219,35 @@ class EventTableModel(RowTableModel[ReplayEvent]):
 # ---- the timeline -------------------------------------------------------------------------------
 
 
+def draw_mark_shape(painter: QPainter, mark: EventMark, centre: QPointF) -> None:
+    """A mark's shape (``MARK_SHAPES``) in its colour, edged in the panel's colour."""
+    half = MARK_SHAPE_PX / 2
+    cx, cy = centre.x(), centre.y()
+    path = QPainterPath()
+    shape = MARK_SHAPES[mark]
+    if shape == "circle":
+        path.addEllipse(centre, half, half)
+    elif shape == "square":
+        path.addRect(QRectF(cx - half + 0.5, cy - half + 0.5, 2 * half - 1, 2 * half - 1))
+    else:  # a triangle pointing down at the tick
+        path.addPolygon(
+            QPolygonF(
+                [
+                    QPointF(cx - half, cy - half),
+                    QPointF(cx + half, cy - half),
+                    QPointF(cx, cy + half),
+                ]
+            )
+        )
+        path.closeSubpath()
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor(palette.PANEL), 1.5))
+    painter.setBrush(QColor(MARK_COLOURS[mark]))
+    painter.drawPath(path)
+    painter.restore()
+
+
 class ReplayTimeline(QWidget):
     """The session from login to logout: an event tick per pixel column (coloured when it holds
     a denial, revocation or export), locked periods shaded, the replay's moment as a line.
@@ -229,7 +264,8 @@ class ReplayTimeline(QWidget):
         self.setAccessibleName("Session timeline")
         self._replay: SessionReplay | None = None
         self._moment: datetime | None = None
-        self._columns: list[str | None] = []  # the colour of each pixel column's tick
+        # Each pixel column's most telling event: a mark, PLAIN_EVENT, or None (no event).
+        self._columns: list[EventMark | str | None] = []
 
     def set_replay(self, replay: SessionReplay | None) -> None:
         self._replay = replay
@@ -262,28 +298,28 @@ class ReplayTimeline(QWidget):
         fraction = min(1.0, max(0.0, (x - span.left()) / span.width()))
         return replay.start + (replay.end - replay.start) * fraction
 
-    def _tick_columns(self) -> list[str | None]:
-        """Per pixel column: the colour of its most telling event (denial, revocation, export,
-        then any), found by binary search, so a 100,000-event session paints as fast as one of
-        a hundred."""
+    def _tick_columns(self) -> list[EventMark | str | None]:
+        """Per pixel column: its most telling event (denial, revocation, export, then any),
+        found by binary search, so a 100,000-event session paints as fast as one of a
+        hundred."""
         replay = self._replay
         width = int(self._span().width())
         if replay is None or len(self._columns) == width:
             return self._columns
-        columns: list[str | None] = []
+        columns: list[EventMark | str | None] = []
         left = -1  # the last event of the column before
         for column in range(width):
             moment = self.moment_at(self._span().left() + column + 1)
             assert moment is not None
             right = replay.index_at(moment) if column < width - 1 else len(replay.events) - 1
-            colour = None
+            tick: EventMark | str | None = None
             if right > left:
-                colour = palette.TEXT_MUTED
+                tick = PLAIN_EVENT
                 for mark in (EventMark.EXPORT, EventMark.REVOCATION, EventMark.DENIAL):
                     found = replay.next_mark(mark, left)
                     if found is not None and found <= right:
-                        colour = MARK_COLOURS[mark]
-            columns.append(colour)
+                        tick = mark
+            columns.append(tick)
             left = max(left, right)
         self._columns = columns
         return columns
@@ -307,14 +343,19 @@ class ReplayTimeline(QWidget):
                 painter.fillRect(
                     QRectF(left, span.top(), max(1, right - left), span.height()), shade
                 )
-            for column, colour in enumerate(self._tick_columns()):
-                if colour is None:
+            shaped_until = -math.inf  # shapes never overlap: the first of a run has one
+            for column, tick in enumerate(self._tick_columns()):
+                if tick is None:
                     continue
                 x = span.left() + column + 0.5
-                marked = colour != palette.TEXT_MUTED
+                marked = isinstance(tick, EventMark)
+                colour = MARK_COLOURS[tick] if isinstance(tick, EventMark) else palette.TEXT_MUTED
                 top = span.top() if marked else span.top() + span.height() * 0.45
                 painter.setPen(QPen(QColor(colour), 2 if marked else 1))
                 painter.drawLine(QPointF(x, top), QPointF(x, span.bottom()))
+                if isinstance(tick, EventMark) and x > shaped_until:
+                    draw_mark_shape(painter, tick, QPointF(x, span.top() + MARK_SHAPE_PX / 2))
+                    shaped_until = x + MARK_SHAPE_PX + 2
             labels = QRectF(span.left(), span.bottom() + 2, span.width(), TIME_LABEL_HEIGHT)
             painter.setPen(QColor(palette.TEXT_MUTED))
             painter.drawText(labels, Qt.AlignmentFlag.AlignLeft, local_time(replay.start))
@@ -914,11 +955,16 @@ class AuditReplay(QWidget):
         self.step_action = shortcut_action(
             self, "Next event", "Right", lambda: self._step(1), context
         )
-        self.transport = QHBoxLayout()
-        self.transport.addWidget(self.play_button)
-        self.transport.addWidget(self.speed_box)
-        self.transport.addWidget(action_button(self.step_back_action))
-        self.transport.addWidget(action_button(self.step_action))
+        # Two rows, playback and the jumps: one row of all of them needs 1700 pixels, more than a
+        # laptop or a 4K screen at 150 % has (tests/widgets/test_readability.py).
+        playback, jumps = QHBoxLayout(), QHBoxLayout()
+        self.transport = QVBoxLayout()
+        self.transport.addLayout(playback)
+        self.transport.addLayout(jumps)
+        playback.addWidget(self.play_button)
+        playback.addWidget(self.speed_box)
+        playback.addWidget(action_button(self.step_back_action))
+        playback.addWidget(action_button(self.step_action))
         self.jump_actions: dict[tuple[EventMark, int], Any] = {}
         for mark in EventMark:
             key = MARK_KEYS[mark]
@@ -937,15 +983,16 @@ class AuditReplay(QWidget):
                 action.setToolTip(f"Jump to the {where} {mark.value} ({keys})")
                 self.jump_actions[(mark, direction)] = action
                 button = action_button(action)
-                button.setStyleSheet(f"color: {MARK_COLOURS[mark]};")
-                self.transport.addWidget(button)
-        self.transport.addStretch(1)
-        self.transport.addWidget(self.position_label)
-        self.transport.addStretch(1)
+                button.setProperty("mark", mark.value)  # its colour: theme.qss
+                jumps.addWidget(button)
+        jumps.addStretch(1)
+        playback.addStretch(1)
+        playback.addWidget(self.position_label)
+        playback.addStretch(1)
         self.report_action = shortcut_action(
             self, "Export report…", "Ctrl+E", self.ask_report_path, context
         )
-        self.transport.addWidget(action_button(self.report_action))
+        playback.addWidget(action_button(self.report_action))
 
     def _jump_slot(self, mark: EventMark, direction: int) -> Callable[[], None]:
         return lambda: self.jump(mark, direction)

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
@@ -25,12 +26,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.registry_rows import CameraRow
+from app.services.registry_rows import CameraRow, PolicyNow
+from app.widgets import palette
+from app.widgets.map_layers import camera_icon
 from app.widgets.row_table_model import ModelIndex, Row, RowTableModel, row_table_view
 from app.widgets.video_tile import CAMERA_MIME, camera_mime
 
 COLUMNS = ("ID", "Name", "Tier", "Policy now", "Address")
 NAME_COLUMN, MAX_NAME_WIDTH = 1, 260  # long names elide; the tooltip has them whole
+POLICY_COLUMN = COLUMNS.index("Policy now")  # in words, beside the map's symbol of the state
+ICON_PX = 14
+ICON_RATIO = 2.0  # symbols drawn at twice their size are sharp on 1x, 1.5x and 2x screens
 
 
 class CameraDragModel(RowTableModel[Row]):
@@ -76,6 +82,7 @@ class CameraTableModel(CameraDragModel[CameraRow]):
         self._filter = ""
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
+        self._icons: dict[tuple[PolicyNow, str], QPixmap] = {}  # by state and theme
 
     @property
     def all_rows(self) -> Sequence[CameraRow]:
@@ -123,6 +130,11 @@ class CameraTableModel(CameraDragModel[CameraRow]):
             return None
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return _cells(self._rows[index.row()])[index.column()]
+        if role == Qt.ItemDataRole.DecorationRole and index.column() == POLICY_COLUMN:
+            key = (self._rows[index.row()].policy_state, palette.current().name)
+            if key not in self._icons:
+                self._icons[key] = camera_icon(key[0], ICON_PX, ICON_RATIO)
+            return self._icons[key]
         return None
 
 

@@ -790,6 +790,11 @@ class CameraMap(pg.GraphicsView):  # type: ignore[misc]  # pyqtgraph has no type
         self._place_overlays()
         self.refresh_live_layers()
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.StyleChange:  # the theme switched (palette.apply_theme)
+            self.setBackground(QColor(palette.MAP_BACKGROUND))
+        super().changeEvent(event)
+
     def _place_overlays(self) -> None:
         area = QRectF(self.rect())
         self.legend.fit_into(self.width(), self.height())

@@ -180,11 +180,6 @@ class FootageRequestModel(RowTableModel[FootageRequestRow]):
 
     COLUMNS = COLUMNS
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._muted = QBrush(QColor(palette.TEXT_MUTED))
-        self._warning = QBrush(QColor(palette.WARNING))
-
     def set_rows(self, rows: Sequence[FootageRequestRow]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
@@ -201,9 +196,9 @@ class FootageRequestModel(RowTableModel[FootageRequestRow]):
             return request_tooltip(row)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column in (STATUS, NOTE) and _needs_attention(row):
-                return self._warning
+                return QBrush(QColor(palette.WARNING))  # read now: the theme may change
             if row.status in _ANSWERED:
-                return self._muted
+                return QBrush(QColor(palette.TEXT_MUTED))
         return None
 
 
@@ -571,6 +566,7 @@ class FootageRequestPanel(QWidget):
         answer_row = QHBoxLayout()
         answer_label = QLabel("Owner's answer to the selected requests:")
         answer_label.setObjectName("mutedText")
+        answer_label.setWordWrap(True)  # the left column is narrow on a laptop screen
         answer_row.addWidget(answer_label)
         self.fulfilled_button = action_button(self.fulfilled_action)
         self.declined_button = action_button(self.declined_action)

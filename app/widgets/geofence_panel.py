@@ -68,9 +68,7 @@ class GeofenceHitModel(CameraDragModel[GeofenceHit]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._muted = QBrush(QColor(palette.TEXT_MUTED))
-        self._yes = QBrush(QColor(palette.MAP_LIVE_ALLOWED))
-        self._icons: dict[PolicyNow, QPixmap] = {}
+        self._icons: dict[tuple[PolicyNow, str], QPixmap] = {}  # by state and theme
         self._ratio = 1.0
 
     def set_ratio(self, ratio: float) -> None:
@@ -99,14 +97,14 @@ class GeofenceHitModel(CameraDragModel[GeofenceHit]):
                 return f"{hit.camera.name} · {hit.camera.camera_id}\n{hit.camera.address}"
             return _cell_text(hit, column)
         if role == Qt.ItemDataRole.DecorationRole and column == CAMERA:
-            state = hit.camera.policy_state
-            if state not in self._icons:
-                self._icons[state] = camera_icon(state, ICON_PX, self._ratio)
-            return self._icons[state]
+            key = (hit.camera.policy_state, palette.current().name)
+            if key not in self._icons:
+                self._icons[key] = camera_icon(key[0], ICON_PX, self._ratio)
+            return self._icons[key]
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == OPEN_NOW and hit.may_open:
-                return self._yes
-            return None if hit.may_open else self._muted
+                return QBrush(QColor(palette.MAP_LIVE_ALLOWED))  # read now: the theme may change
+            return None if hit.may_open else QBrush(QColor(palette.TEXT_MUTED))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == DISTANCE:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -216,24 +214,32 @@ class GeofencePanel(QWidget):
         shape_row = QHBoxLayout()
         shape_row.addWidget(radius_label)
         shape_row.addWidget(self.radius_box)
-        for action in (self.circle_action, self.polygon_action, self.reset_action):
-            shape_row.addWidget(action_button(action))
         shape_row.addStretch(1)
         shape_row.addWidget(action_button(self.refresh_action))
+        # The drawing buttons on a row of their own: one row of all five does not fit the left
+        # column of a 1366-pixel laptop screen (tests/widgets/test_readability.py).
+        draw_row = QHBoxLayout()
+        for action in (self.circle_action, self.polygon_action, self.reset_action):
+            draw_row.addWidget(action_button(action))
+        draw_row.addStretch(1)
         open_row = QHBoxLayout()
         self.open_button = action_button(self.open_action)
         self.open_button.setObjectName("primaryButton")
         open_row.addWidget(self.open_button)
         open_row.addWidget(self.open_count_box)
-        open_row.addWidget(self.summary, 1)
+        open_row.addStretch(1)
         self._open_row = open_row
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addWidget(self.title)
         layout.addLayout(shape_row)
+        layout.addLayout(draw_row)
+        # At least three rows of cameras however short the dock (a 768-line laptop screen).
+        self.view.setMinimumHeight(self.view.verticalHeader().defaultSectionSize() * 4)
         layout.addWidget(self.view, 1)
         layout.addLayout(open_row)
+        layout.addWidget(self.summary)  # under the buttons: beside them it ran to four lines
         self._update_controls()
 
     def add_action_button(self, action: QAction) -> None:

@@ -156,12 +156,6 @@ class IncidentTableModel(RowTableModel[IncidentRow]):
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._bold = QFont()
         self._bold.setBold(True)
-        self._emergency_background = QBrush(QColor(palette.EMERGENCY_ROW))
-        self._emergency_text = QBrush(QColor(palette.EMERGENCY_ROW_TEXT))
-        self._badge_text = QBrush(QColor(palette.EMERGENCY))
-        self._new_background = QBrush(QColor(palette.NEW_ROW))
-        self._new_badge_text = QBrush(QColor(palette.NEW_BADGE))
-        self._closed_text = QBrush(QColor(palette.CLOSED_ROW_TEXT))
         self._emergency_icon = QIcon(str(icon_path("emergency.svg")))
 
     @property
@@ -271,18 +265,21 @@ class IncidentTableModel(RowTableModel[IncidentRow]):
             return self._tooltip(row, column, new)
         if role == Qt.ItemDataRole.DecorationRole and column == ALERT and row.emergency:
             return self._emergency_icon
+        # Colours are read when painted, so a theme switched while the console runs shows.
         if role == Qt.ItemDataRole.BackgroundRole:
             if row.emergency:
-                return self._emergency_background
+                return QBrush(QColor(palette.EMERGENCY_ROW))
             if new:
-                return self._new_background
+                return QBrush(QColor(palette.NEW_ROW))
         if role == Qt.ItemDataRole.ForegroundRole:
             if row.emergency:
-                return self._badge_text if column == ALERT else self._emergency_text
+                return QBrush(
+                    QColor(palette.EMERGENCY if column == ALERT else palette.EMERGENCY_ROW_TEXT)
+                )
             if new and column == ALERT:
-                return self._new_badge_text
+                return QBrush(QColor(palette.NEW_BADGE))
             if row.status is IncidentStatus.CLOSED:
-                return self._closed_text
+                return QBrush(QColor(palette.CLOSED_ROW_TEXT))
         if role == Qt.ItemDataRole.FontRole and (row.emergency or new):
             return self._bold
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (PRIORITY, RECEIVED, HISTORY):
@@ -435,6 +432,7 @@ class IncidentPanel(QWidget):
 
         self.history_title = QLabel(SELECT_FOR_HISTORY)
         self.history_title.setObjectName("historyTitle")
+        self.history_title.setWordWrap(True)  # never wider than the dock: laptops
         self.history_list = QListWidget()
         self.history_list.setObjectName("incidentHistory")
         self.history_list.setAccessibleName("Earlier calls at the selected incident's address")

@@ -73,11 +73,9 @@ STREAM_CHOICES: tuple[tuple[str, tuple[StreamName, ...]], ...] = (
     ("Main only", ("main",)),
     ("Sub only", ("sub",)),
 )
-STATUS_COLOURS = {
-    CheckStatus.PASS: palette.CHECK_PASS,
-    CheckStatus.WARN: palette.CHECK_WARN,
-    CheckStatus.FAIL: palette.CHECK_FAIL,
-}
+STATUS_COLOURS = palette.ThemeColours(
+    {CheckStatus.PASS: "CHECK_PASS", CheckStatus.WARN: "CHECK_WARN", CheckStatus.FAIL: "CHECK_FAIL"}
+)
 _ModelIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -93,12 +91,6 @@ class CheckRow:
 class CheckTableModel(RowTableModel[CheckRow]):
     COLUMNS = ("Stream", "Check", "Measured", "Result", "Threshold")
     RESULT_COLUMN = 3
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._brushes = {
-            status: QBrush(QColor(colour)) for status, colour in STATUS_COLOURS.items()
-        }
 
     def show_report(self, report: InstallCheckReport | None) -> None:
         self.beginResetModel()
@@ -129,7 +121,7 @@ class CheckTableModel(RowTableModel[CheckRow]):
                 column
             ]
         if role == Qt.ItemDataRole.ForegroundRole and column == self.RESULT_COLUMN:
-            return self._brushes[row.status]
+            return QBrush(QColor(STATUS_COLOURS[row.status]))  # the active theme's
         return None
 
 

@@ -57,7 +57,9 @@ from app.widgets.geofence_panel import GeofencePanel
 from app.widgets.incident_panel import IncidentPanel
 from app.widgets.install_verifier import InstallVerifier
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
+from app.widgets.palette import apply_theme, current
 from app.widgets.shortcut_help import Shortcut, ShortcutHelp
+from app.widgets.theme import HIGH_CONTRAST, theme_for
 from app.widgets.video_wall import VideoWall
 from app.widgets.wall_recovery import WallRecovery
 from app.widgets.wall_views_menu import WallViewsMenu
@@ -109,6 +111,12 @@ def _confirm_unlock(
 ) -> bool:
     with sessions() as session:
         return confirm_unlock(session, audit, username, password)
+
+
+def resize_within_screen(window: QWidget, width: int, height: int) -> None:
+    """A window's first size, made smaller where the screen is (a 1366x768 laptop)."""
+    area = window.screen().availableGeometry()
+    window.resize(min(width, area.width()), min(height, area.height()))
 
 
 def role_text(role: Role) -> str:
@@ -306,7 +314,7 @@ class MainWindow(QMainWindow):
             self._sync_timer.start()
             self._show_sync_state()
 
-        self.resize(1600, 960)
+        resize_within_screen(self, 1600, 960)
         self.has_saved_geometry = self._restore_window_state()
         self.refresh_cameras()
         self.refresh_incidents()
@@ -495,6 +503,14 @@ class MainWindow(QMainWindow):
             "F&ull screen", self._toggle_full_screen, ("F11",), checkable=True
         )
         self.help_action = self._action("&Keyboard shortcuts", self._toggle_help, ("F1", "?"))
+        self.high_contrast_action = self._action(
+            "&High contrast", self._switch_theme, ("Ctrl+Alt+H",), checkable=True
+        )
+        self.high_contrast_action.setChecked(current() is HIGH_CONTRAST)
+        self.high_contrast_action.setToolTip(
+            "Black and white with yellow focus outlines, in every window, for this session; "
+            "to start in it, set high_contrast = true under [display] in settings.toml"
+        )
         wall = self.wall
         self.wall_toolbar = QToolBar("Wall layout", self)
         self.wall_toolbar.setObjectName("wallToolBar")
@@ -537,6 +553,7 @@ class MainWindow(QMainWindow):
         tile_menu.addAction(wall.stop_tour_action)
         view_menu.addSeparator()
         view_menu.addAction(self.full_screen_action)
+        view_menu.addAction(self.high_contrast_action)
         geofence = self.geofence_panel
         geofence_menu = menus.addMenu("&Geofence")
         geofence_menu.addActions(
@@ -619,6 +636,7 @@ class MainWindow(QMainWindow):
             self.footage_panel.declined_action,
             self.footage_panel.refresh_action,
             self.full_screen_action,
+            self.high_contrast_action,
             self.help_action,
             self.views_menu.save_action,
             self.wall_windows.next_monitor_action,
@@ -935,6 +953,11 @@ class MainWindow(QMainWindow):
             self.showFullScreen()
         self.full_screen_action.setChecked(self.isFullScreen())
 
+    def _switch_theme(self) -> None:
+        app = QApplication.instance()
+        if isinstance(app, QApplication):  # every window, the wall windows too
+            apply_theme(app, theme_for(self.high_contrast_action.isChecked()))
+
     def open_replay(self) -> AuditReplay | None:
         """The session replay window (supervisors and administrators only), opened once and
         raised after that."""
@@ -967,7 +990,7 @@ class MainWindow(QMainWindow):
             )
             self.audit_replay.setWindowFlag(Qt.WindowType.Window)
             self.audit_replay.message.connect(self._show_failure)
-            self.audit_replay.resize(1500, 950)
+            resize_within_screen(self.audit_replay, 1500, 950)
         self.audit_replay.show()
         self.audit_replay.raise_()
         self.audit_replay.activateWindow()
@@ -990,7 +1013,7 @@ class MainWindow(QMainWindow):
             )
             self.install_verifier.setWindowFlag(Qt.WindowType.Window)
             self.install_verifier.message.connect(self._show_failure)
-            self.install_verifier.resize(1100, 680)
+            resize_within_screen(self.install_verifier, 1100, 680)
         self.install_verifier.show()
         self.install_verifier.raise_()
         self.install_verifier.activateWindow()

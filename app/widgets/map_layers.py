@@ -1,9 +1,10 @@
 """The camera map's layers: pyqtgraph items that paint numpy arrays in screen pixels.
 
 Each layer lives in the map's ``ViewBox`` (data coordinates are Web Mercator metres), but paints
-in device pixels: it reads the painter's transform once, projects only what is in view with
-numpy, and draws symbols from a pre-rendered atlas in one ``drawPixmapFragments`` call, so a
-frame costs the same whether the registry holds five hundred cameras or a hundred thousand.
+in viewport pixels (which Qt scales to the screen's): it reads the painter's transform once,
+projects only what is in view with numpy, and draws symbols from a pre-rendered atlas in one
+``drawPixmapFragments`` call, so a frame costs the same whether the registry holds five hundred
+cameras or a hundred thousand.
 Far out, cameras come from the cluster pyramid built with them (``app.models.camera_clusters``).
 """
 
@@ -89,13 +90,15 @@ class MapLayer(enum.StrEnum):
     UNITS = "Units"
 
 
-STATE_COLOURS: dict[PolicyNow, str] = {
-    PolicyNow.LIVE_ALLOWED: palette.MAP_LIVE_ALLOWED,
-    PolicyNow.EMERGENCY_ONLY: palette.MAP_EMERGENCY_ONLY,
-    PolicyNow.SCHEDULED_CLOSED: palette.MAP_SCHEDULED_CLOSED,
-    PolicyNow.REVOKED: palette.MAP_REVOKED,
-    PolicyNow.REGISTERED_ONLY: palette.MAP_REGISTERED_ONLY,
-}
+STATE_COLOURS = palette.ThemeColours(
+    {
+        PolicyNow.LIVE_ALLOWED: "MAP_LIVE_ALLOWED",
+        PolicyNow.EMERGENCY_ONLY: "MAP_EMERGENCY_ONLY",
+        PolicyNow.SCHEDULED_CLOSED: "MAP_SCHEDULED_CLOSED",
+        PolicyNow.REVOKED: "MAP_REVOKED",
+        PolicyNow.REGISTERED_ONLY: "MAP_REGISTERED_ONLY",
+    }
+)
 STATE_SYMBOLS: dict[PolicyNow, str] = {
     PolicyNow.LIVE_ALLOWED: "circle",
     PolicyNow.EMERGENCY_ONLY: "triangle",
@@ -122,7 +125,7 @@ def incident_colour(priority: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class MapFrame:
-    """Projected metres to device pixels for one paint (north-up: no rotation, one scale)."""
+    """Projected metres to viewport pixels for one paint (north-up: no rotation, one scale)."""
 
     scale: float  # pixels per projected metre
     dx: float
@@ -228,8 +231,10 @@ def camera_icon(state: PolicyNow, size: int = SYMBOL_PX, ratio: float = 1.0) -> 
     return _icon(size, ratio, lambda painter, at: draw_camera_symbol(painter, state, at, size))
 
 
-def draw_unit_symbol(painter: QPainter, centre: QPointF, size: float, colour: str) -> None:
-    """A chevron pointing up (north); the layer rotates it to the unit's heading."""
+def draw_unit_symbol(painter: QPainter, centre: QPointF, size: float, busy: bool) -> None:
+    """A chevron pointing up (north); the layer rotates it to the unit's heading. Filled for an
+    available unit, hollow for one en route or on scene: the two differ in shape as well as in
+    colour."""
     half = size / 2 - 2
     cx, cy = centre.x(), centre.y()
     path = QPainterPath()
@@ -245,12 +250,16 @@ def draw_unit_symbol(painter: QPainter, centre: QPointF, size: float, colour: st
     )
     path.closeSubpath()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.strokePath(path, _pen(palette.MAP_SYMBOL_OUTLINE, 3.0))
-    painter.fillPath(path, QColor(colour))
+    if busy:
+        painter.strokePath(path, _pen(palette.MAP_SYMBOL_OUTLINE, 4.6))
+        painter.strokePath(path, _pen(palette.MAP_UNIT_BUSY, 2.4))
+    else:
+        painter.strokePath(path, _pen(palette.MAP_SYMBOL_OUTLINE, 3.0))
+        painter.fillPath(path, QColor(palette.MAP_UNIT))
 
 
-def unit_icon(colour: str, size: int = UNIT_PX, ratio: float = 1.0) -> QPixmap:
-    return _icon(size, ratio, lambda painter, at: draw_unit_symbol(painter, at, size, colour))
+def unit_icon(busy: bool, size: int = UNIT_PX, ratio: float = 1.0) -> QPixmap:
+    return _icon(size, ratio, lambda painter, at: draw_unit_symbol(painter, at, size, busy))
 
 
 def incident_icon(priority: int, emergency: bool, ratio: float = 1.0) -> QPixmap:
@@ -270,7 +279,7 @@ def incident_icon(priority: int, emergency: bool, ratio: float = 1.0) -> QPixmap
     painter.setBrush(QColor(incident_colour(priority)))
     painter.drawRoundedRect(box, 4, 4)
     font = QFont()
-    font.setPixelSize(11)
+    font.setPixelSize(12)  # 9 pt: the console's smallest text
     font.setBold(True)
     painter.setFont(font)
     painter.setPen(QColor(palette.MAP_INCIDENT_TEXT))
@@ -490,11 +499,12 @@ class ClusterSprites:
 
 
 class _Layer(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph has no type information
-    """A layer over the whole world that paints itself in device pixels."""
+    """A layer over the whole world that paints itself in viewport pixels."""
 
     def __init__(self) -> None:
         super().__init__()
         self._ratio = 1.0
+        self._theme = palette.current()
 
     def boundingRect(self) -> QRectF:
         return WORLD_RECT
@@ -511,18 +521,18 @@ class _Layer(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph has no type 
         if frame.scale <= 0:
             return
         ratio = widget.devicePixelRatioF() if widget is not None else 1.0
-        if ratio != self._ratio:
-            self._ratio = ratio
-            self.ratio_changed()
+        if ratio != self._ratio or palette.current() is not self._theme:
+            self._ratio, self._theme = ratio, palette.current()
+            self.sprites_outdated()
         painter.save()
-        painter.resetTransform()  # device pixels from here on
+        painter.resetTransform()  # viewport pixels from here on; Qt scales them to the screen
         try:
             self.draw(painter, frame)
         finally:
             painter.restore()
 
-    def ratio_changed(self) -> None:
-        """The screen's device pixel ratio changed: render sprites again."""
+    def sprites_outdated(self) -> None:
+        """The screen's device pixel ratio or the theme changed: render sprites again."""
 
     def draw(self, painter: QPainter, frame: MapFrame) -> None:
         raise NotImplementedError
@@ -567,7 +577,7 @@ class StreetLayer(_Layer):
         ) if pieces else np.zeros(0, np.int64)  # fmt: skip
         self.update()
 
-    def ratio_changed(self) -> None:
+    def sprites_outdated(self) -> None:
         self._labels.clear()
 
     def draw(self, painter: QPainter, frame: MapFrame) -> None:
@@ -736,7 +746,7 @@ class GeofenceLayer(_Layer):
         self.draft_pointer = pointer
         self.update()
 
-    def ratio_changed(self) -> None:
+    def sprites_outdated(self) -> None:
         self._labels.clear()
 
     def _screen_points(
@@ -852,7 +862,7 @@ class CameraLayer(_Layer):
         self._visible = None
         self.update()
 
-    def ratio_changed(self) -> None:
+    def sprites_outdated(self) -> None:
         self._atlas = None
         self._clusters = None
 
@@ -1032,7 +1042,7 @@ class IncidentLayer(_Layer):
         self._sprite = (np.clip(features.priority, 1, 5) - 1) * 2 + emergency
         self.update()
 
-    def ratio_changed(self) -> None:
+    def sprites_outdated(self) -> None:
         self._atlas = None
 
     def screen_positions(self, frame: MapFrame) -> tuple[FloatArray, FloatArray]:
@@ -1066,7 +1076,7 @@ class UnitLayer(_Layer):
         self._busy = np.array([u.status in self.BUSY for u in features.units], np.int64)
         self.update()
 
-    def ratio_changed(self) -> None:
+    def sprites_outdated(self) -> None:
         self._atlas = None
         self._labels.clear()
 
@@ -1077,9 +1087,8 @@ class UnitLayer(_Layer):
         if len(self.features) == 0:
             return
         if self._atlas is None:
-            colours = (palette.MAP_UNIT, palette.MAP_UNIT_BUSY)
             self._atlas = SymbolAtlas(
-                [unit_icon(c, UNIT_PX, self._ratio) for c in colours], self._ratio
+                [unit_icon(busy, UNIT_PX, self._ratio) for busy in (False, True)], self._ratio
             )
         px, py = self.screen_positions(frame)
         inside = on_screen(px, py, frame, UNIT_PX)

@@ -8,7 +8,7 @@ come from the ``#cameraMap`` rules of ``resources/theme.qss``, the scale bar's f
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen, QPixmap
@@ -68,10 +68,12 @@ class MapScaleBar(QWidget):
         self.imperial_label = ""
         self.imperial_px = 0.0
         font = QFont(self.font())
-        font.setPixelSize(12)
+        font.setPixelSize(12)  # 9 pt, the console's smallest text; scales with the screen
         font.setBold(True)
         self.setFont(font)
-        self.setFixedSize(SCALE_BAR_MAX_PX + 70, 44)
+        # Room for the longest label ("2000 ft") after the longest bar, whatever the font.
+        label = QFontMetrics(font).horizontalAdvance("2000 ft") + 12
+        self.setFixedSize(SCALE_BAR_MAX_PX + label, 44)
 
     def set_ground_resolution(self, metres_per_px: float) -> None:
         """Metres on the ground per screen pixel, at the middle of the map."""
@@ -173,17 +175,22 @@ class MapLegendKey(QWidget):
     """What every symbol means: headed groups of rows (symbol, words), in one or two columns.
 
     Drawn once into a pixmap and blitted after that: the map repaints under the legend on every
-    pan and zoom, and a key of a dozen styled labels would cost a millisecond each time.
+    pan and zoom, and a key of a dozen styled labels would cost a millisecond each time. The
+    symbols are made again with each drawing (``groups_at``), sharp at the screen's pixel ratio
+    and in the theme's colours after a switch.
     """
 
     ICON_BOX = QSize(26, 22)
     ROW_HEIGHT = 23
     COLUMN_GAP = 20
 
-    def __init__(self, groups: Sequence[LegendGroup], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, groups_at: Callable[[float], Sequence[LegendGroup]], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("mapLegendKey")
-        self._groups = tuple(groups)
+        self._groups_at = groups_at
+        groups = self._groups = tuple(groups_at(1.0))  # for the words and their widths
         self._two_columns = True
         self._cache: QPixmap | None = None
         self.entries = [words for _, rows in groups for _, words in rows]
@@ -248,6 +255,7 @@ class MapLegendKey(QWidget):
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
         left = 0
         text_left = self.ICON_BOX.width() + 8
+        self._groups = tuple(self._groups_at(ratio))
         for column in self.columns:
             top = 0
             for heading, rows in column:
@@ -289,8 +297,8 @@ def legend_groups(ratio: float = 1.0) -> list[LegendGroup]:
         (
             "Units (pointing where they head)",
             (
-                (unit_icon(palette.MAP_UNIT, 20, ratio), "Available"),
-                (unit_icon(palette.MAP_UNIT_BUSY, 20, ratio), "En route or on scene"),
+                (unit_icon(False, 20, ratio), "Available"),
+                (unit_icon(True, 20, ratio), "En route or on scene (hollow)"),
             ),
         ),
         (
@@ -350,7 +358,7 @@ class MapLegend(QFrame):
             layers.addWidget(box)
         layers.addStretch(1)
 
-        self.key = MapLegendKey(legend_groups(self.devicePixelRatioF()))
+        self.key = MapLegendKey(legend_groups)
         grid.addLayout(layers, 0, 0)
         grid.addWidget(self.key, 0, 1, Qt.AlignmentFlag.AlignTop)
 

@@ -1,112 +1,168 @@
-"""The few colours Qt cannot take from the style sheet, mirrored from ``resources/theme.qss``.
+"""The active theme's colours, by name, for what the style sheet cannot colour; and how a theme
+is applied to the application.
 
-Why a second place for colours: a style sheet cannot colour individual rows of a table (a model
-gives each row its colours through ``BackgroundRole``/``ForegroundRole``), and widgets that Qt
-draws natively (scroll bars, check marks, the Fusion style's bevels) read ``QPalette``, not QSS.
-So the row colours and the application palette are defined here, once, as named constants that
-copy the values of ``theme.qss``; when the theme changes, change both. No widget module writes a
-colour literal of its own.
+Why colours outside the style sheet: a style sheet cannot colour individual rows of a table (a
+model gives each row its colours through ``BackgroundRole``/``ForegroundRole``), widgets that Qt
+draws natively (scroll bars, check marks, the Fusion style's bevels) read ``QPalette``, and the
+wall's tiles and the map paint themselves. They read ``palette.NAME`` (``palette.TEXT``) when
+they paint, never at import, so a theme switched while the console runs reaches them: each name
+below is the active theme's colour of that name (``app/widgets/theme.py`` defines both themes;
+the style sheet is filled in from the same ``Theme``). No widget module writes a colour literal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator, Mapping
+from typing import TypeVar
+
 from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
 
-# The base colours of theme.qss.
-WINDOW = "#101418"  # near-black: the room is dim and the wall must dominate
-PANEL = "#161b21"  # docks, tables
-PANEL_ALT = "#1b2129"  # alternate table rows
-BORDER = "#2c3440"
-TEXT = "#e6e9ee"
-TEXT_MUTED = "#98a2b0"
-ACCENT = "#4ea1ff"  # the one accent: focus, selection, links
-SELECTION = "#1f4f80"
-EMERGENCY = "#ff5c5c"  # text and badges of emergencies
-EMERGENCY_ROW = "#4a1216"  # background of an emergency row
-WARNING = "#f0b429"  # insecure keyring and similar states that need attention
+from app.widgets.theme import DARK, Theme, colour_names, stylesheet
 
-# Incident rows.
-CLOSED_ROW_TEXT = TEXT_MUTED
-EMERGENCY_ROW_TEXT = "#ffe3e3"
-# An incident that just arrived (its badge says NEW too): green, so it never looks selected.
-NEW_ROW = "#15301f"
-NEW_BADGE = "#5fd38d"
-
-# Install check results (the InstallVerifier's table); the word (PASS, WARN, FAIL) says it too.
-CHECK_PASS = NEW_BADGE
-CHECK_WARN = WARNING
-CHECK_FAIL = EMERGENCY
-
-# Video tiles: what ``VideoTile.paintEvent`` draws over and around the picture (the tile's own
-# background, border and hint colour come from the ``VideoTile`` rule of theme.qss).
-VIDEO_BARS = "#000000"  # letterbox bars around a picture whose aspect differs from the tile's
-VIDEO_SCRIM = "#cc07090c"  # #AARRGGBB: the overlay strips, dark enough for text over any frame
-VIDEO_DIM = "#99000000"  # over a last frame that is no longer live, under the state text
-VIDEO_TEXT = TEXT
-VIDEO_TEXT_MUTED = "#b4bcc8"  # secondary overlay text; readable on the scrim
-VIDEO_LIVE = "#5fd38d"  # the "live" word of the overlay
-VIDEO_FOCUS = ACCENT  # the focused tile's edge, and a tile under a drag
-VIDEO_WARNING = WARNING  # reconnecting, stream lost, ended
-VIDEO_DENIED = EMERGENCY  # denied by the policy gate, not recorded in the audit log
-
-# The camera map (``app/widgets/map_layers.py`` paints these; its overlays take theirs from the
-# ``#cameraMap`` rules of theme.qss). Camera colours say the policy state now and every state
-# also has its own symbol, so no one has to tell the colours apart; registered cameras are
-# hollow. Every symbol has a dark outline, to stand out on light raster tiles as well.
-MAP_BACKGROUND = "#0d1115"  # under the street layer, and where no tile has loaded yet
-MAP_STREET = "#2c3641"
-MAP_STREET_MAJOR = "#404d5c"
-MAP_STREET_LABEL = "#8d99a8"
-MAP_SYMBOL_OUTLINE = "#05070a"
-MAP_LIVE_ALLOWED = "#5fd38d"  # circle
-MAP_EMERGENCY_ONLY = "#f0b429"  # triangle
-MAP_SCHEDULED_CLOSED = "#a78bfa"  # square
-MAP_REVOKED = "#ff5c5c"  # cross
-MAP_REGISTERED_ONLY = "#c7ced8"  # hollow diamond
 MAP_CONE_ALPHA = 46  # of 255: fields of view tint the street without hiding it
-MAP_CLUSTER = "#1b2129"
-MAP_CLUSTER_EDGE = "#6d7785"
-MAP_CLUSTER_TEXT = TEXT
-MAP_SELECTED = ACCENT
-MAP_HOVER = "#ffffff"
-MAP_UNIT = "#38d6e8"  # chevron pointing where the unit heads
-MAP_UNIT_BUSY = "#e879f9"  # en route or on scene
-MAP_UNIT_LABEL = "#e6fbff"
-MAP_INCIDENT_P1 = EMERGENCY
-MAP_INCIDENT_P2 = "#ff9f43"
-MAP_INCIDENT_P3 = "#ffd166"
-MAP_INCIDENT_LOW = "#9fb3c8"  # priorities 4 and 5
-MAP_INCIDENT_TEXT = "#101418"
-MAP_EMERGENCY_RING = "#ffffff"
-MAP_GEOFENCE = ACCENT
 MAP_GEOFENCE_FILL_ALPHA = 38
-MAP_SCALE_BAR = TEXT
-MAP_SCALE_BAR_SHADOW = "#000000"
+
+# The active theme's colours (``use`` sets them; tests/widgets/test_theme.py checks that these
+# names are exactly the theme's).
+WINDOW: str
+PANEL: str
+PANEL_ALT: str
+CHROME: str
+WALL: str
+BORDER: str
+GRID: str
+BACKDROP: str
+TEXT: str
+TEXT_MUTED: str
+TILE_HINT: str
+ACCENT: str
+FOCUS: str
+SELECTION: str
+SELECTION_TEXT: str
+EMERGENCY: str
+EMERGENCY_ROW: str
+EMERGENCY_ROW_TEXT: str
+WARNING: str
+WARNING_TEXT: str
+CLOSED_ROW_TEXT: str
+NEW_ROW: str
+NEW_BADGE: str
+CHECK_PASS: str
+CHECK_WARN: str
+CHECK_FAIL: str
+VIDEO_BARS: str
+VIDEO_SCRIM: str
+VIDEO_DIM: str
+VIDEO_TEXT: str
+VIDEO_TEXT_MUTED: str
+VIDEO_LIVE: str
+VIDEO_FOCUS: str
+VIDEO_WARNING: str
+VIDEO_DENIED: str
+MAP_BACKGROUND: str
+MAP_STREET: str
+MAP_STREET_MAJOR: str
+MAP_STREET_LABEL: str
+MAP_SYMBOL_OUTLINE: str
+MAP_LIVE_ALLOWED: str
+MAP_EMERGENCY_ONLY: str
+MAP_SCHEDULED_CLOSED: str
+MAP_REVOKED: str
+MAP_REGISTERED_ONLY: str
+MAP_CLUSTER: str
+MAP_CLUSTER_EDGE: str
+MAP_CLUSTER_TEXT: str
+MAP_SELECTED: str
+MAP_HOVER: str
+MAP_UNIT: str
+MAP_UNIT_BUSY: str
+MAP_UNIT_LABEL: str
+MAP_INCIDENT_P1: str
+MAP_INCIDENT_P2: str
+MAP_INCIDENT_P3: str
+MAP_INCIDENT_LOW: str
+MAP_INCIDENT_TEXT: str
+MAP_EMERGENCY_RING: str
+MAP_GEOFENCE: str
+MAP_SCALE_BAR: str
+MAP_SCALE_BAR_SHADOW: str
+
+_active = DARK
+
+
+def current() -> Theme:
+    return _active
+
+
+def use(theme: Theme) -> None:
+    """Make ``theme`` the one ``palette.NAME`` reads; ``apply_theme`` also restyles the
+    application."""
+    global _active  # noqa: PLW0603  # one theme for the process, like QApplication's palette
+    _active = theme
+    globals().update({name: getattr(theme, name.lower()) for name in colour_names()})
+
+
+use(DARK)
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+class ThemeColours(Mapping[Key, str]):
+    """Colours by key (a policy state, an event mark) that follow the active theme: built from
+    colour names (``"MAP_REVOKED"``), read when looked up. A name no theme has is an error at
+    import, not a missing colour on screen."""
+
+    def __init__(self, names: Mapping[Key, str]) -> None:
+        unknown = sorted(set(names.values()) - set(colour_names()))
+        if unknown:
+            raise ValueError(f"no theme has the colours {', '.join(unknown)}")
+        self._names = dict(names)
+
+    def __getitem__(self, key: Key) -> str:
+        return str(globals()[self._names[key]])
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def application_palette() -> QPalette:
-    """The palette for what Qt draws natively, in the theme's colours."""
+    """The palette for what Qt draws natively, in the active theme's colours."""
+    theme = _active
     roles = QPalette.ColorRole
     qt_palette = QPalette()
     for role, colour in (
-        (roles.Window, WINDOW),
-        (roles.WindowText, TEXT),
-        (roles.Base, PANEL),
-        (roles.AlternateBase, PANEL_ALT),
-        (roles.Text, TEXT),
-        (roles.Button, PANEL_ALT),
-        (roles.ButtonText, TEXT),
-        (roles.ToolTipBase, PANEL_ALT),
-        (roles.ToolTipText, TEXT),
-        (roles.PlaceholderText, TEXT_MUTED),
-        (roles.Highlight, SELECTION),
-        (roles.HighlightedText, TEXT),
-        (roles.Link, ACCENT),
-        (roles.BrightText, EMERGENCY),
-        (roles.Mid, BORDER),
-        (roles.Dark, WINDOW),
+        (roles.Window, theme.window),
+        (roles.WindowText, theme.text),
+        (roles.Base, theme.panel),
+        (roles.AlternateBase, theme.panel_alt),
+        (roles.Text, theme.text),
+        (roles.Button, theme.panel_alt),
+        (roles.ButtonText, theme.text),
+        (roles.ToolTipBase, theme.panel_alt),
+        (roles.ToolTipText, theme.text),
+        (roles.PlaceholderText, theme.text_muted),
+        (roles.Highlight, theme.selection),
+        (roles.HighlightedText, theme.selection_text),
+        (roles.Link, theme.accent),
+        (roles.BrightText, theme.emergency),
+        (roles.Mid, theme.border),
+        (roles.Dark, theme.window),
     ):
         qt_palette.setColor(role, QColor(colour))
     for role in (roles.WindowText, roles.Text, roles.ButtonText):
-        qt_palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(TEXT_MUTED))
+        qt_palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(theme.text_muted))
     return qt_palette
+
+
+def apply_theme(app: QApplication, theme: Theme) -> None:
+    """Switch the running application to ``theme``: the colours ``palette.NAME`` reads, Qt's
+    palette and the style sheet. Every widget gets a ``StyleChange`` event and repaints; widgets
+    that keep something drawn in the old colours (the map's sprites) render it again then."""
+    use(theme)
+    app.setPalette(application_palette())
+    app.setStyleSheet(stylesheet(theme))

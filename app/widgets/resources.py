@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
@@ -18,13 +17,6 @@ def resources_dir() -> Path:
     if bundle is not None:
         return Path(bundle) / "resources"
     return Path(__file__).resolve().parents[2] / "resources"
-
-
-@functools.cache
-def theme_stylesheet() -> str:
-    """The dark theme (``resources/theme.qss``), read once per process, icon paths resolved."""
-    text = (resources_dir() / "theme.qss").read_text(encoding="utf-8")
-    return text.replace("@ICONS@", (resources_dir() / "icons").as_posix())
 
 
 def icon_path(name: str) -> Path:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 
 Shortcut = tuple[str, str]  # (what it does, the keys as the operator types them)
 KEYS_COLUMNS = (0, 3)  # grid columns of the keys of each half (its text is the next column)
+CARD_MARGIN = 16  # at least this much of the dimmed window shows left and right of the card
 
 
 class ShortcutHelp(QWidget):
@@ -31,20 +32,20 @@ class ShortcutHelp(QWidget):
         self._grid.setColumnMinimumWidth(KEYS_COLUMNS[1] - 1, 36)  # between the two halves
         footer = QLabel("Press any key or click to close")
         footer.setObjectName("mutedText")
-        card_layout = QVBoxLayout(self._card)
-        card_layout.setContentsMargins(32, 24, 32, 24)
-        card_layout.setSpacing(16)
-        card_layout.addWidget(title)
-        card_layout.addLayout(self._grid)
-        card_layout.addWidget(footer)
+        self._card_layout = QVBoxLayout(self._card)
+        self._card_layout.addWidget(title)
+        self._card_layout.addLayout(self._grid)
+        self._card_layout.addWidget(footer)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self._card)
         row.addStretch(1)
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(CARD_MARGIN, 4, CARD_MARGIN, 4)
         outer.addStretch(1)
         outer.addLayout(row)
         outer.addStretch(1)
+        self._one_line_width = 0
         self.hide()
         parent.installEventFilter(self)
 
@@ -63,6 +64,38 @@ class ShortcutHelp(QWidget):
             key_label.setObjectName("shortcutKeys")
             self._grid.addWidget(key_label, row, first, Qt.AlignmentFlag.AlignRight)
             self._grid.addWidget(QLabel(action), row, first + 1)
+        self._wrap(False)
+        self._one_line_width = self._card.sizeHint().width()
+        self._fit()
+
+    def _action_labels(self) -> list[QLabel]:
+        labels = []
+        for first in KEYS_COLUMNS:
+            for row in range(self._grid.rowCount()):
+                item = self._grid.itemAtPosition(row, first + 1)
+                label = item.widget() if item is not None else None
+                if isinstance(label, QLabel):
+                    labels.append(label)
+        return labels
+
+    def _wrap(self, wrap: bool) -> None:
+        for label in self._action_labels():
+            label.setWordWrap(wrap)
+
+    def _fit(self) -> None:
+        """One line per shortcut where the card fits; where it does not (a 1366x768 laptop
+        screen), the long descriptions take two lines instead of running off the edge, and the
+        text is a point smaller and the rows closer so that the taller card still fits."""
+        narrow = self._one_line_width > self.width() - 2 * CARD_MARGIN
+        if self._card.property("compact") != narrow:  # 10 pt instead of 11 (theme.qss)
+            self._card.setProperty("compact", narrow)
+            for widget in (self._card, *self._card.findChildren(QLabel)):
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
+        self._wrap(narrow)
+        self._grid.setVerticalSpacing(1 if narrow else 6)
+        self._card_layout.setContentsMargins(*((20, 10, 20, 10) if narrow else (32, 24, 32, 24)))
+        self._card_layout.setSpacing(6 if narrow else 16)
 
     def shortcuts_text(self) -> list[str]:
         """The rows as shown, "keys: what" (for tests and screen readers)."""
@@ -82,6 +115,7 @@ class ShortcutHelp(QWidget):
         parent = self.parentWidget()
         assert parent is not None
         self.setGeometry(parent.rect())
+        self._fit()
         self.show()
         self.raise_()
         self.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -98,4 +132,5 @@ class ShortcutHelp(QWidget):
         parent = self.parentWidget()
         if parent is not None and watched is parent and event.type() == QEvent.Type.Resize:
             self.setGeometry(parent.rect())
+            self._fit()
         return False

@@ -58,6 +58,7 @@ TILE_MIME = "application/x-beacon-tile"  # a tile of the wall (its number), to s
 FPS_WINDOW_S = 2.0
 PAINT_HISTORY = 256  # decode-to-paint latencies a tile keeps (about 17 s at 15 fps)
 CLOSE_BUTTON_SIZE = 26
+SMALLEST_TEXT_PX = 12  # 9 pt at 96 dpi, the smallest text of the console; scaled with the screen
 RECALL_DEPTH = 6  # earlier cameras a tile remembers for quick recall
 BORDER = 1
 
@@ -490,11 +491,13 @@ class VideoTile(QWidget):
         font = QFont(self.font())
         font.setBold(True)
         flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
-        size = max(12, min(26, inner.height() // 8))
+        size = max(SMALLEST_TEXT_PX, min(26, inner.height() // 8))
         while True:
             font.setPixelSize(size)
             needed = QFontMetrics(font).boundingRect(box, flags, text)
-            if (needed.width() <= box.width() and needed.height() <= box.height()) or size <= 9:
+            if (needed.width() <= box.width() and needed.height() <= box.height()) or (
+                size <= SMALLEST_TEXT_PX
+            ):
                 break
             size -= 1
         painter.setFont(font)
@@ -503,7 +506,7 @@ class VideoTile(QWidget):
 
     def _overlay_font(self, bold: bool = False) -> QFont:
         font = QFont(self.font())
-        font.setPixelSize(max(11, min(14, self.height() // 14)))
+        font.setPixelSize(max(SMALLEST_TEXT_PX, min(14, self.height() // 14)))
         font.setBold(bold)
         return font
 
