@@ -46,6 +46,7 @@ from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore, InsecureKeyringError
 from app.services.demo_avl import DemoAvl
 from app.services.first_run import FirstRunPlan
+from app.services.install_record_sync import InstallRecordSync
 from app.services.policy_gate import PolicyGate
 from app.services.registry_sync import RegistrySync
 from app.services.sqlite_store import REGISTRY, DatabaseOpenError, open_database
@@ -182,11 +183,13 @@ class ConsoleShell(QObject):
         network_decoders: int = 2,
         sync: AuditSync | None = None,
         registry_sync: RegistrySync | None = None,
+        install_record_sync: InstallRecordSync | None = None,
     ) -> None:
         super().__init__()
         self._settings = settings
         self._sync = sync
         self._registry_sync = registry_sync
+        self._install_record_sync = install_record_sync
         self._audit = audit
         self._sessions = sessions
         self._credentials = credentials or CredentialStore.for_settings(settings)
@@ -255,6 +258,7 @@ class ConsoleShell(QObject):
             cad_poll=self._cad_poll,
             sync=self._sync,
             registry_sync=self._registry_sync,
+            install_record_sync=self._install_record_sync,
             wall_session=self.wall_session,
             clock=self._clock,
         )
@@ -412,6 +416,8 @@ def _run_console(
     registry_sync = RegistrySync.from_settings(
         settings, credentials, sessions=sessions, audit=audit
     )
+    # Field technicians' install records, saved offline, go to the server when it answers.
+    install_record_sync = InstallRecordSync.from_settings(settings, credentials, sessions=sessions)
     shell = ConsoleShell(
         settings,
         audit=audit,
@@ -421,12 +427,15 @@ def _run_console(
         window_state=window_state,
         sync=sync,
         registry_sync=registry_sync,
+        install_record_sync=install_record_sync,
     )
     try:
         if sync is not None:
             sync.start()
         if registry_sync is not None:
             registry_sync.start()
+        if install_record_sync is not None:
+            install_record_sync.start()
         shell.start()
         if on_started is not None:
             on_started(shell)
@@ -434,6 +443,8 @@ def _run_console(
     finally:
         if registry_sync is not None:
             registry_sync.stop()
+        if install_record_sync is not None:
+            install_record_sync.stop()
         shell.shutdown()
         if sync is not None:
             # The session's last events (the logout) go now if the server answers within

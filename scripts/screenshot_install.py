@@ -9,7 +9,11 @@ technician, opens Install › Check a camera install…, checks the first integr
 (main and sub, a short stability run) and saves the panel at 1366x768 into ``--out-dir``
 (``beacon-install-check.png``). Then it discovers a simulated ONVIF camera on loopback (the
 tests' device simulator, streaming from the tests' RTSP server), reads its streams, checks the
-main one it filled in and saves ``beacon-install-discovery.png``.
+main one it filled in and saves ``beacon-install-discovery.png``. Last, the Placement tab: a
+snapshot of the demo camera with two privacy masks and one being drawn
+(``beacon-install-placement.png``), and the same previewed as the wall shows it
+(``beacon-install-placement-preview.png``), then with most of the picture masked, which warns
+(``beacon-install-placement-warning.png``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from tests.rtsp.fixtures import Mount, RtspServer, live_launch
 FIELD_TECH_USER, FIELD_TECH_PASSWORD = "fieldtech", "beacon-fieldtech"
 LAPTOP = (1366, 768)
 RUN_S = 5
+# A neighbour's window and a private yard, and a third mask being drawn.
+MASKS = [
+    [[0.04, 0.08], [0.22, 0.06], [0.24, 0.42], [0.05, 0.45]],
+    [[0.62, 0.55], [0.97, 0.5], [0.98, 0.95], [0.6, 0.97]],
+]
+DRAFT = [[0.4, 0.1], [0.55, 0.12], [0.56, 0.3]]
+MOSTLY_PRIVATE = [[[0.0, 0.0], [0.7, 0.0], [0.7, 1.0], [0.0, 1.0]]]
 
 
 def main() -> int:
@@ -83,6 +94,31 @@ def take_screenshots(onvif: OnvifDeviceSimulator) -> int:
         reports.clear()
         shown[0].start_check()
 
+    def take_a_snapshot() -> None:
+        panel = shown[0]
+        camera = next(
+            row for row in window().camera_list.model.rows if row.tier.value == "integrated"
+        )
+        panel.target_edit.setText(camera.camera_id)
+        panel.show_tab(1)
+        panel.placement.take_snapshot()
+
+    def draw_masks() -> None:
+        editor = shown[0].placement.editor
+        editor.set_masks(MASKS)
+        editor.draft = [list(point) for point in DRAFT]
+        editor.update()
+
+    def preview() -> None:
+        placement = shown[0].placement
+        placement.editor.draft = []
+        placement.preview_box.setChecked(True)
+
+    def mask_most() -> None:
+        placement = shown[0].placement
+        placement.preview_box.setChecked(False)
+        placement.editor.set_masks(MOSTLY_PRIVATE)
+
     steps: list[Step] = [
         (
             "login dialog",
@@ -106,7 +142,26 @@ def take_screenshots(onvif: OnvifDeviceSimulator) -> int:
             after(3),
             lambda: save(shown[0], session.out / "beacon-install-discovery.png"),
         ),
-        ("saved again", after(2), lambda: window().quit()),
+        ("saved again", after(2), take_a_snapshot),
+        ("snapshot", lambda: shown[0].placement.editor.frame is not None, draw_masks),
+        (
+            "masks drawn",
+            after(3),
+            lambda: save(shown[0], session.out / "beacon-install-placement.png"),
+        ),
+        ("placement saved", after(1), preview),
+        (
+            "previewed",
+            after(2),
+            lambda: save(shown[0], session.out / "beacon-install-placement-preview.png"),
+        ),
+        ("preview saved", after(1), mask_most),
+        (
+            "mostly masked",
+            after(2),
+            lambda: save(shown[0], session.out / "beacon-install-placement-warning.png"),
+        ),
+        ("warning saved", after(1), lambda: window().quit()),
     ]
     return session.run(steps)
 

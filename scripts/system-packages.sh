@@ -15,6 +15,8 @@ packages=(
   postgresql
   # the frozen bundle: PyInstaller reads libraries with objdump, the spec strips symbols
   binutils
+  # pdftotext: the install report test reads back the text of the PDF it wrote
+  poppler-utils
   # a real browser for the owners' upload page test (tests/server/test_evidence_upload_browser.py)
   chromium
 )

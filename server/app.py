@@ -23,6 +23,7 @@ from server.evidence_body_limit import BodySizeLimits
 from server.evidence_export import CaseExporter, case_package_router, open_agency_key
 from server.evidence_retention import RetentionSchedule, legal_hold_router
 from server.evidence_upload_page import upload_page_router
+from server.install_records import install_records_router
 from server.registry_api import registry_router
 from server.schemas import ChainPosition, ChainRejection
 from server.tokens import TokenRejected
@@ -174,4 +175,5 @@ def create_app(
     application.include_router(upload_page_router(evidence))
     application.include_router(case_package_router(exporter, token_dependency(context)))
     application.include_router(legal_hold_router(evidence, token_dependency(context)))
+    application.include_router(install_records_router(context))
     return application

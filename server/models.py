@@ -206,6 +206,46 @@ class RegistryHead(ServerBase):
     latest_version: Mapped[int] = mapped_column(BigInteger)
 
 
+# --- install records -----------------------------------------------------------------------
+
+
+class ReceivedInstallRecord(ServerBase):
+    """A field technician's install record, as a workstation sent it (server/install_records.py).
+
+    Taken once per id: ``content_sha256`` (of the record as sent, snapshots included) tells a
+    record sent again after a lost acknowledgement from a different record under the same id.
+    The camera is named by id only: a record may be of a camera this server's registry lacks.
+    """
+
+    __tablename__ = "install_records"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the workstation's UUID
+    workstation_id: Mapped[str] = mapped_column(String(64), ForeignKey("workstations.id"))
+    camera_id: Mapped[str] = mapped_column(String(64), index=True)
+    technician: Mapped[str] = mapped_column(String(64))
+    workstation: Mapped[str] = mapped_column(String(200))  # the workstation's own name
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the workstation's clock
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the server's clock
+    verdict: Mapped[str] = mapped_column(String(16))
+    check_report: Mapped[str] = mapped_column(Text)  # JSON
+    placement: Mapped[str] = mapped_column(Text)  # JSON
+    notes: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ReceivedInstallSnapshot(ServerBase):
+    __tablename__ = "install_snapshots"
+
+    record_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("install_records.id"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 # The evidence vault's tables are in their own module; importing it puts them in ServerBase's
 # metadata wherever the server's schema is built or compared.
 from server import evidence_models  # noqa: E402, F401  (needs ServerBase above)

@@ -15,6 +15,12 @@ from app.models.base import Base
 from app.models.camera import Camera, CameraTier, InstallState
 from app.models.footage_request import FootageRequest, FootageRequestStatus
 from app.models.incident import Incident, IncidentStatus
+from app.models.install_record import (
+    InstallRecord,
+    InstallRecordSyncState,
+    InstallSnapshot,
+    InstallVerdict,
+)
 from app.models.owner import Owner, OwnerKind
 from app.models.policy import PolicyDecision, Purpose, PurposeKind, Reason, decide
 from app.models.registry_sync_position import RegistrySyncPosition
@@ -39,7 +45,11 @@ __all__ = [
     "FootageRequestStatus",
     "Incident",
     "IncidentStatus",
+    "InstallRecord",
+    "InstallRecordSyncState",
+    "InstallSnapshot",
     "InstallState",
+    "InstallVerdict",
     "Outcome",
     "Owner",
     "OwnerKind",

@@ -427,15 +427,17 @@ def _clip_buffer_for(command: OpenFeed, cv2: Any, previous: ClipBuffer | None) -
 
 
 def apply_privacy_masks(cv2: Any, image: Any, masks: list[PrivacyMask]) -> None:
-    """Black out each polygon (normalised image coordinates) in place."""
+    """Black out each polygon (normalised image coordinates) in place.
+
+    One fill per polygon: OpenCV fills the polygons of one call even-odd together, which left
+    where two masks overlap unmasked (the share is measured the same way, in
+    ``app.models.privacy_coverage``)."""
     import numpy as np
 
     height, width = image.shape[:2]
-    polygons = [
-        np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in mask], np.int32)
-        for mask in masks
-    ]
-    cv2.fillPoly(image, polygons, (0, 0, 0))
+    for mask in masks:
+        polygon = [[round(x * (width - 1)), round(y * (height - 1))] for x, y in mask]
+        cv2.fillPoly(image, [np.array(polygon, np.int32)], (0, 0, 0))
 
 
 def decode_main(commands: Connection, reports: Connection, protocols: str) -> None:

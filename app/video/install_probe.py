@@ -262,30 +262,33 @@ def _probe_message(outcome: ProbeOutcome, detail: str) -> str:
 CAPTURE_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 
 
-def _open(cv2: Any, url: str, protocols: str) -> tuple[Any, ReceivedBytes | None]:
-    def open_capture() -> Any:
-        # FFmpeg reads its options from the environment at each open; opens are serialised,
-        # and the process's own value is put back so no other open in it inherits ours.
-        with _options_lock:
-            before = os.environ.get(CAPTURE_OPTIONS_VARIABLE)
-            os.environ[CAPTURE_OPTIONS_VARIABLE] = capture_options(protocols)
-            try:
-                return cv2.VideoCapture(
-                    url,
-                    cv2.CAP_FFMPEG,
-                    [
-                        *(cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS),
-                        *(cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS),
-                        *(cv2.CAP_PROP_N_THREADS, 1),  # the key frame flag stays on its frame
-                    ],
-                )
-            finally:
-                if before is None:
-                    del os.environ[CAPTURE_OPTIONS_VARIABLE]
-                else:
-                    os.environ[CAPTURE_OPTIONS_VARIABLE] = before
+def open_capture(cv2: Any, url: str, protocols: str, *, one_thread: bool) -> Any:
+    """An FFmpeg capture of ``url`` that may use only ``protocols`` (TCP for RTSP), with the
+    probe's timeouts; ``one_thread`` keeps each packet's key frame flag on its own frame.
 
-    return open_counting_bytes(open_capture)
+    FFmpeg reads its options from the environment at each open: every open of this process that
+    sets them goes through here, serialised on one lock, and the process's own value is put back
+    so no other open inherits ours."""
+    parameters = [
+        *(cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS),
+        *(cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS),
+    ]
+    if one_thread:
+        parameters += [cv2.CAP_PROP_N_THREADS, 1]
+    with _options_lock:
+        before = os.environ.get(CAPTURE_OPTIONS_VARIABLE)
+        os.environ[CAPTURE_OPTIONS_VARIABLE] = capture_options(protocols)
+        try:
+            return cv2.VideoCapture(url, cv2.CAP_FFMPEG, parameters)
+        finally:
+            if before is None:
+                del os.environ[CAPTURE_OPTIONS_VARIABLE]
+            else:
+                os.environ[CAPTURE_OPTIONS_VARIABLE] = before
+
+
+def _open(cv2: Any, url: str, protocols: str) -> tuple[Any, ReceivedBytes | None]:
+    return open_counting_bytes(lambda: open_capture(cv2, url, protocols, one_thread=True))
 
 
 def _stamp_s(cv2: Any, capture: Any) -> float:

@@ -27,10 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QBuffer,
     QElapsedTimer,
-    QIODevice,
-    QMarginsF,
     QModelIndex,
     QPointF,
     QRectF,
@@ -42,16 +39,12 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QMouseEvent,
-    QPageLayout,
-    QPageSize,
     QPainter,
     QPainterPath,
     QPaintEvent,
-    QPdfWriter,
     QPen,
     QPolygonF,
     QResizeEvent,
-    QTextDocument,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -90,6 +83,7 @@ from app.services.geofence_search import distance_text
 from app.widgets import palette
 from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.pdf_document import pdf_bytes
 from app.widgets.row_table_model import ModelIndex, RowTableModel, row_table_view
 
 log = logging.getLogger(__name__)
@@ -116,6 +110,7 @@ MARK_PLURALS = {
     EventMark.EXPORT: "exports",
 }
 NO_SESSION_TEXT = "Choose a workstation and a session to replay."
+REPORT_TITLE = "Beacon session replay report"
 
 
 def local_time(moment: datetime) -> str:
@@ -734,23 +729,6 @@ table {{ border-collapse: collapse; }} th {{ background: #e4e7eb; text-align: le
 """
 
 
-def pdf_bytes(report_html: str) -> bytes:
-    """The report laid out on A4 pages as PDF, in memory (the file is written by a job)."""
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    writer = QPdfWriter(buffer)
-    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
-    writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
-    writer.setTitle("Beacon session replay report")
-    document = QTextDocument()
-    document.setHtml(report_html)
-    document.print_(writer)
-    del writer  # finishes the PDF into the buffer
-    data = bytes(buffer.data().data())
-    buffer.close()
-    return data
-
-
 def write_report(
     path: Path,
     data: bytes,
@@ -1364,7 +1342,11 @@ class AuditReplay(QWidget):
         facts = ReportFacts(self.source.name, self._clock(), self._user.username)
         report_html = session_report_html(replay, loaded.check, facts)
         # Laid out here (Qt text layout belongs to the UI thread), in memory; written by a job.
-        data = pdf_bytes(report_html) if suffix == ".pdf" else report_html.encode("utf-8")
+        data = (
+            pdf_bytes(report_html, title=REPORT_TITLE)
+            if suffix == ".pdf"
+            else report_html.encode("utf-8")
+        )
         audit, actor, kind, check = self._audit, self._user.username, self.source_kind, loaded.check
         session = replay.session
 

@@ -14,6 +14,12 @@ name and password typed in the panel (the fields are where the panel asks for th
 camera wants some), prefills the URL with the main stream's URI and shows the sub's. Both run
 on the panel's worker thread too.
 Keyboard: Enter in any field runs the check, Escape cancels a running one.
+
+The panel has three tabs (Ctrl+1, Ctrl+2, Ctrl+3, or Alt and the underlined letter): **Check**
+(the above), **Placement** (:mod:`app.widgets.install_placement`: position, heading, field of
+view and privacy masks drawn on a live snapshot of the camera named here) and **Record**
+(:mod:`app.widgets.install_record_form`, given by ``set_record_page``: saves what the other two
+found, ``record_context``, handed to it whenever that changes).
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from app.models.camera_placement import CameraPlacement
 from app.models.stream_url import redact_url
 from app.services.accounts import SignedInUser
 from app.services.credentials import CameraCredentials
@@ -50,6 +58,7 @@ from app.services.install_check import (
     InstallCheckReport,
     parse_target,
 )
+from app.services.install_snapshot import PlacementSnapshots
 from app.services.onvif_discovery import (
     DEFAULT_TIMEOUT_S,
     WS_DISCOVERY_MULTICAST,
@@ -64,6 +73,9 @@ from app.services.onvif_discovery import (
 from app.video.install_probe import StreamName
 from app.widgets import palette
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.camera_map import CameraMap
+from app.widgets.install_placement import Frame, InstallPlacement, SnapshotTaker
+from app.widgets.install_record_form import InstallRecordForm
 from app.widgets.row_table_model import RowTableModel, row_table_view
 
 # Makes the engine for one run, with that run's way of answering a password request.
@@ -77,6 +89,18 @@ STATUS_COLOURS = palette.ThemeColours(
     {CheckStatus.PASS: "CHECK_PASS", CheckStatus.WARN: "CHECK_WARN", CheckStatus.FAIL: "CHECK_FAIL"}
 )
 _ModelIndex = QModelIndex | QPersistentModelIndex
+TAB_TITLES = ("C&heck", "&Placement", "Rec&ord")
+
+
+@dataclass(frozen=True, eq=False)
+class InstallRecordContext:
+    """What the Record tab saves: the check's report, the camera, the placement the technician
+    set and the snapshot as the wall shows it (BGR), each None until there is one."""
+
+    report: InstallCheckReport | None
+    camera_id: str | None
+    placement: CameraPlacement | None
+    masked_snapshot: Frame | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +162,15 @@ class InstallVerifier(QWidget):
         *,
         make_check: InstallCheckFactory,
         user: SignedInUser,
+        snapshots: PlacementSnapshots,
+        placement_map: CameraMap | None = None,
         discovery_target: tuple[str, int] = WS_DISCOVERY_MULTICAST,
         discovery_timeout_s: float = DEFAULT_TIMEOUT_S,
         parent: QWidget | None = None,
     ) -> None:
-        """``discovery_target``: where Discover… sends its probe (the multicast group; one
-        address for a unicast probe)."""
+        """``snapshots``: takes the Placement tab's snapshots; ``placement_map``: its map (a
+        bare ``CameraMap`` without one). ``discovery_target``: where Discover… sends its probe
+        (the multicast group; one address for a unicast probe)."""
         super().__init__(parent)
         self.setObjectName("installVerifier")
         self.setWindowTitle("Beacon — install check")
@@ -253,20 +280,97 @@ class InstallVerifier(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model = CheckTableModel()
         self.table = row_table_view(self.model, "installChecks", "Install check results")
+        self.table.setTabKeyNavigation(False)  # Tab leaves the results, arrows move in them
         header = self.table.horizontalHeader()
         for column in range(len(CheckTableModel.COLUMNS) - 1):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
 
+        self.check_page = QWidget()
+        self.check_page.setObjectName("installCheckPage")
+        check_layout = QVBoxLayout(self.check_page)
+        check_layout.addLayout(form)
+        check_layout.addLayout(buttons)
+        check_layout.addWidget(self.status_label)
+        check_layout.addWidget(self.table, 1)
+
+        self._snapshots = snapshots
+        self.placement = InstallPlacement(
+            self._jobs,
+            self._snapshot_work,
+            placement_map if placement_map is not None else CameraMap(self._jobs),
+        )
+        self.placement.message.connect(self.message)
+        self.placement.placement_changed.connect(self._give_record_context)
+        self.placement.snapshot_ready.connect(self._give_record_context)
+        self.report_ready.connect(self._give_record_context)
+
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("installTabs")
+        self.tabs.addTab(self.check_page, TAB_TITLES[0])
+        self.tabs.addTab(self.placement, TAB_TITLES[1])
+        self.tabs.setTabToolTip(0, "Check the camera's streams (Ctrl+1)")
+        self.tabs.setTabToolTip(1, "Position, heading, field of view and privacy masks (Ctrl+2)")
+        for number in range(1, 4):
+            QShortcut(
+                QKeySequence(f"Ctrl+{number}"), self, lambda index=number - 1: self.show_tab(index)
+            )
+        self.record_page: InstallRecordForm | None = None
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.table, 1)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.tabs)
         self.target_edit.setFocus()
 
     @property
     def running(self) -> bool:
         return self._cancel is not None
+
+    def show_tab(self, index: int) -> None:
+        if 0 <= index < self.tabs.count():
+            self.tabs.setCurrentIndex(index)
+
+    def set_record_page(self, page: InstallRecordForm) -> None:
+        """The Record tab: the form that saves ``record_context()``, given it now and on every
+        change of the check, the snapshot or the placement."""
+        if self.record_page is not None:
+            self.tabs.removeTab(self.tabs.indexOf(self.record_page))
+        self.record_page = page
+        self.tabs.addTab(page, TAB_TITLES[2])
+        self.tabs.setTabToolTip(self.tabs.count() - 1, "Save the install record (Ctrl+3)")
+        page.message.connect(self.message)
+        self._give_record_context()
+
+    def record_context(self) -> InstallRecordContext:
+        """What the check and the placement found, for the Record tab. The camera is the one
+        checked; the placement and snapshot come with it only when they are of that camera
+        (a snapshot of another camera is not saved with this one's check)."""
+        report = self.report
+        camera_id = report.camera_id if report is not None else self.placement.camera_id
+        same_camera = camera_id is not None and self.placement.camera_id == camera_id
+        return InstallRecordContext(
+            report,
+            camera_id,
+            self.placement.placement if same_camera else None,
+            self.placement.masked_snapshot() if same_camera else None,
+        )
+
+    def _give_record_context(self, *_changed: object) -> None:
+        if self.record_page is None:
+            return
+        context = self.record_context()
+        self.record_page.set_context(
+            report=context.report,
+            camera_id=context.camera_id,
+            placement=context.placement,
+            snapshot=context.masked_snapshot,
+        )
+
+    def _snapshot_work(self) -> SnapshotTaker:
+        """What the Placement tab's snapshot opens: the camera, URL or file named on the Check
+        tab, with the user name and password typed there (read here, on the UI thread)."""
+        text, user, snapshots = self.target_edit.text(), self._user, self._snapshots
+        username = self.username_edit.text().strip()
+        typed = CameraCredentials(username, self.password_edit.text()) if username else None
+        return lambda: snapshots.take(text, user, typed)
 
     def start_check(self) -> None:
         if self.running or self._looking:

@@ -39,6 +39,8 @@ from app.services.clock import Clock, utc_now
 from app.services.credentials import CredentialStore
 from app.services.geofence_search import CameraCatalog
 from app.services.install_check import AskCredentials, InstallCheck
+from app.services.install_record_sync import InstallRecordSyncSource
+from app.services.install_snapshot import PlacementSnapshots
 from app.services.policy_gate import PolicyGate
 from app.services.registry_rows import CameraRow, IncidentRow, incident_rows, read_camera_rows
 from app.services.registry_sync import RegistrySyncStateSource
@@ -55,6 +57,8 @@ from app.widgets.footage_request_panel import FootageRequestPanel
 from app.widgets.geofence_editor import DrawMode
 from app.widgets.geofence_panel import GeofencePanel
 from app.widgets.incident_panel import IncidentPanel
+from app.widgets.install_placement import placement_map
+from app.widgets.install_record_form import InstallRecordForm
 from app.widgets.install_verifier import InstallVerifier
 from app.widgets.lock_screen import LOCKED_TEXT, LockScreen, reauth_text
 from app.widgets.palette import apply_theme, current
@@ -148,6 +152,7 @@ class MainWindow(QMainWindow):
         cad_poll: CadPoll | None = None,
         sync: SyncStateSource | None = None,
         registry_sync: RegistrySyncStateSource | None = None,
+        install_record_sync: InstallRecordSyncSource | None = None,
         wall_session: WallSessionStore | None = None,
         clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
@@ -185,6 +190,7 @@ class MainWindow(QMainWindow):
         self.install_verifier: InstallVerifier | None = None
         self.audit_replay: AuditReplay | None = None
         self._registry_sync = registry_sync
+        self._install_record_sync = install_record_sync
 
         self.setObjectName("mainWindow")
         self.setWindowTitle(f"Beacon — {user.display_name} — {settings.workstation}")
@@ -1009,7 +1015,23 @@ class MainWindow(QMainWindow):
                 return InstallCheck(gate, audit, lambda: credentials, clock, ask_credentials=ask)
 
             self.install_verifier = InstallVerifier(
-                make_check=make_check, user=self.user, parent=self
+                make_check=make_check,
+                user=self.user,
+                snapshots=PlacementSnapshots(gate, audit, lambda: credentials, self._sessions),
+                placement_map=placement_map(self._settings, self._jobs),
+                parent=self,
+            )
+            self.install_verifier.set_record_page(
+                InstallRecordForm(
+                    sessions=self._sessions,
+                    audit=audit,
+                    jobs=self._jobs,
+                    user=self.user,
+                    workstation=self._settings.workstation,
+                    sync=self._install_record_sync,
+                    export_dir=self._settings.exports_dir,
+                    clock=clock,
+                )
             )
             self.install_verifier.setWindowFlag(Qt.WindowType.Window)
             self.install_verifier.message.connect(self._show_failure)

@@ -1019,6 +1019,68 @@ class ConeLayer(_Layer):
                 draw_segments(painter, wedge_x[rows], wedge_y[rows])
 
 
+class PlacementLayer(_Layer):
+    """One camera being placed by a field technician: its field of view as the map draws every
+    camera's (``cone_outline``), its position, and a square handle at the end of its heading
+    (dragged to turn it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # (latitude, longitude, heading_deg, fov_deg, range_m), or None: nothing placed.
+        self.placement: tuple[float, float, float, float, float] | None = None
+
+    def set_placement(self, placement: tuple[float, float, float, float, float] | None) -> None:
+        self.placement = placement
+        self.update()
+
+    def positions(self, frame: MapFrame) -> tuple[QPointF, QPointF, float] | None:
+        """The camera's and its heading handle's screen points, and its range in pixels."""
+        if self.placement is None:
+            return None
+        latitude, longitude, heading_deg, _fov, range_m = self.placement
+        x, y = to_mercator(latitude, longitude)
+        (px,), (py,) = frame.to_px(np.array([x]), np.array([y]))
+        reach = range_m * scale_factor(latitude) * frame.scale
+        heading = math.radians(heading_deg)
+        handle = QPointF(px + reach * math.sin(heading), py - reach * math.cos(heading))
+        return QPointF(px, py), handle, reach
+
+    def draw(self, painter: QPainter, frame: MapFrame) -> None:
+        shown = self.positions(frame)
+        if shown is None or self.placement is None:
+            return
+        camera, handle, reach = shown
+        heading_deg, fov_deg = self.placement[2], self.placement[3]
+        wedge_x, wedge_y = cone_outline(
+            np.array([camera.x()]),
+            np.array([camera.y()]),
+            np.array([reach]),
+            np.array([heading_deg]),
+            np.array([fov_deg]),
+            arc_points=49,
+        )
+        wedge = QPolygonF([QPointF(a, b) for a, b in zip(wedge_x[0], wedge_y[0], strict=True)])
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        tint = QColor(palette.MAP_SELECTED)
+        tint.setAlpha(90)
+        painter.setPen(_pen(palette.MAP_SELECTED, 2.0))
+        painter.setBrush(tint)
+        painter.drawPolygon(wedge)
+        dashed = _pen(palette.MAP_SELECTED, 1.5)
+        dashed.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(dashed)
+        painter.drawLine(camera, handle)
+        painter.setPen(_pen(palette.MAP_SYMBOL_OUTLINE, 1.5))
+        painter.setBrush(QColor(palette.MAP_SELECTED))
+        painter.drawRect(QRectF(handle.x() - 6, handle.y() - 6, 12, 12))
+        painter.drawEllipse(camera, SYMBOL_PX * 0.45, SYMBOL_PX * 0.45)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(_pen(palette.MAP_SYMBOL_OUTLINE, 5.0))
+        painter.drawEllipse(camera, SYMBOL_PX * 0.8, SYMBOL_PX * 0.8)
+        painter.setPen(_pen(palette.MAP_SELECTED, 2.5))
+        painter.drawEllipse(camera, SYMBOL_PX * 0.8, SYMBOL_PX * 0.8)
+
+
 def on_screen(px: FloatArray, py: FloatArray, frame: MapFrame, margin: float) -> npt.NDArray[Any]:
     """Indices of the symbols (``margin`` pixels from their centre) that touch the frame."""
     return np.flatnonzero(

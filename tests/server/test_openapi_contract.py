@@ -74,6 +74,8 @@ ROLE_OF_OPERATION = {
     ("POST", "/v1/incidents/{cad_number}/case-package"): TokenRole.SUPERVISOR,
     ("PUT", "/v1/incidents/{cad_number}/hold"): TokenRole.ADMIN,
     ("DELETE", "/v1/incidents/{cad_number}/hold"): TokenRole.ADMIN,
+    ("PUT", "/v1/install-records/{record_id}"): TokenRole.WORKSTATION,
+    ("GET", "/v1/cameras/{camera_id}/install-records"): TokenRole.SUPERVISOR,
 }
 CHECKS = [
     not_a_server_error,

@@ -17,11 +17,15 @@ from app.services.accounts import SignedInUser
 from app.services.audit_log import AuditLog
 from app.services.credentials import CredentialStore
 from app.services.install_check import AskCredentials, CheckStatus, InstallCheck
+from app.services.install_snapshot import PlacementSnapshots
 from app.services.policy_gate import PolicyGate
 from app.settings import Settings
 from app.widgets import palette
+from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.install_record_form import InstallRecordForm
 from app.widgets.install_verifier import CheckTableModel, InstallVerifier
 from tests.conftest import ManualClock
+from tests.factories import registry_sessions
 from tests.onvif_device import OnvifDeviceSimulator, SimulatedCamera, SimulatedProfile
 from tests.rtsp.fixtures import (
     SECURE_PASSWORD,
@@ -38,8 +42,8 @@ LAPTOP = (1366, 768)
 
 
 @pytest.fixture
-def verifier(qtbot, gate: PolicyGate, audit_log: AuditLog, settings: Settings, clock, themed):
-    yield from open_verifier(qtbot, gate, audit_log, settings, clock)
+def verifier(qtbot, gate: PolicyGate, audit_log: AuditLog, settings: Settings, clock, themed, jobs):
+    yield from open_verifier(qtbot, gate, audit_log, settings, clock, jobs=jobs)
 
 
 def open_verifier(
@@ -49,7 +53,9 @@ def open_verifier(
     settings: Settings,
     clock,
     discovery_target: tuple[str, int] = ("127.0.0.1", 9),
+    jobs: BackgroundJobs | None = None,
 ) -> Iterator[InstallVerifier]:
+    """The panel at laptop size; with ``jobs``, with its Record tab too."""
     credentials = CredentialStore.for_settings(settings)
     ui_thread = threading.current_thread()
     ran_on: list[threading.Thread] = []
@@ -65,10 +71,25 @@ def open_verifier(
     panel = InstallVerifier(
         make_check=make_check,
         user=TECH,
+        snapshots=PlacementSnapshots(
+            gate, audit_log, lambda: credentials, registry_sessions(settings)
+        ),
         discovery_target=discovery_target,
         discovery_timeout_s=1,
     )
     qtbot.addWidget(panel)
+    if jobs is not None:
+        panel.set_record_page(
+            InstallRecordForm(
+                sessions=registry_sessions(settings),
+                audit=audit_log,
+                jobs=jobs,
+                user=TECH,
+                workstation=settings.workstation,
+                export_dir=settings.exports_dir,
+                clock=clock,
+            )
+        )
     panel.resize(*LAPTOP)
     with qtbot.waitActive(panel):
         panel.show()
@@ -169,7 +190,7 @@ def test_an_owners_clip_passes_and_every_control_fits_a_laptop_screen(
     assert (verifier.width(), verifier.height()) == LAPTOP
     inside = QRect(0, 0, *LAPTOP)
     for control in verifier.findChildren(QWidget):
-        if control.isVisible() and control.parent() is verifier:
+        if control.isVisible() and control.parent() is verifier.check_page:
             corner = control.mapTo(verifier, control.rect().bottomRight())
             assert inside.contains(corner), control.objectName() or type(control).__name__
             assert control.width() >= control.minimumSizeHint().width()
