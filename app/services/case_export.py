@@ -17,7 +17,6 @@ agency replaced on purpose, delete that file. Qt-free; the console runs it in a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ from app.models.audit_chain import AuditEventType, DetailValue, Outcome, format_
 from app.services.audit_log import AuditLog
 from app.services.credentials import CredentialStore
 from app.services.sync_link import (
-    TOKEN_HINT,
+    HashingWriter,
     ServerAnswer,
     ServerLink,
     ServerUnreachable,
@@ -43,7 +42,8 @@ from app.services.sync_link import (
     SyncStalled,
     TokenSource,
     answer_detail,
-    keyring_token,
+    refusal_text,
+    required_token,
     sync_token_name,
 )
 from app.settings import Settings
@@ -148,26 +148,6 @@ class AgencyKeyPin:
         os.replace(temporary, self.path)
 
 
-class _PackageFile:
-    """Writes the arriving bytes to the temporary package file while hashing them."""
-
-    def __init__(self, descriptor: int) -> None:
-        self._descriptor = descriptor
-        self._digest = hashlib.sha256()
-        self.size = 0
-
-    def __call__(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._descriptor, view) :]
-        self._digest.update(chunk)
-        self.size += len(chunk)
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
-
-
 class CaseExport:
     """One export: the server's answer into a verified file at ``out_path``, audited."""
 
@@ -191,14 +171,9 @@ class CaseExport:
 
     def _call_token(self) -> str:
         try:
-            token = keyring_token(self._token)
+            return required_token(self._token, "the evidence server")
         except SyncStalled as exc:
             raise CaseExportError(f"{exc.reason}: {exc.detail}") from None
-        if not token:
-            raise CaseExportError(
-                f"no workstation token for the evidence server is in the keyring: {TOKEN_HINT}"
-            )
-        return token
 
     def _unreachable(self, exc: ServerUnreachable) -> CaseExportUnavailable:
         return CaseExportUnavailable(
@@ -207,20 +182,10 @@ class CaseExport:
         )
 
     def _refused(self, answer: ServerAnswer, cad_number: str) -> CaseExportError:
-        detail = answer_detail(answer)
-        if answer.status == 401:
-            return CaseExportError(
-                f"the evidence server refused the token ({detail}); {TOKEN_HINT}"
-            )
-        if answer.status == 403:
-            return CaseExportError(
-                f"the evidence server does not let this token export evidence ({detail}); ask "
-                "the administrator for a workstation token"
-            )
-        return CaseExportError(
-            f"the evidence server refused the case package of {cad_number} (HTTP "
-            f"{answer.status}: {detail}); nothing was exported"
+        text = refusal_text(
+            answer, forbidden="export evidence", refused=f"the case package of {cad_number}"
         )
+        return CaseExportError(f"{text}; nothing was exported")
 
     def agency_key(self, token: str) -> tuple[PinnedAgencyKey, bool]:
         """The pinned agency key, pinned now from the server if none is yet (and True)."""
@@ -284,7 +249,7 @@ class CaseExport:
             ) from exc
         temporary = Path(name)
         try:
-            package = _PackageFile(descriptor)
+            package = HashingWriter(descriptor)
             try:
                 answer = self._fetch(cad_number, purpose, evidence_ids, token, package)
                 os.fsync(descriptor)
@@ -310,7 +275,7 @@ class CaseExport:
         purpose: str,
         evidence_ids: list[str] | None,
         token: str,
-        package: _PackageFile,
+        package: HashingWriter,
     ) -> ServerAnswer:
         body = {"purpose": purpose, **({"evidence_ids": evidence_ids} if evidence_ids else {})}
         try:
@@ -336,7 +301,7 @@ class CaseExport:
         key: PinnedAgencyKey,
         cad_number: str,
         purpose: str,
-        package: _PackageFile,
+        package: HashingWriter,
     ) -> PackageReport:
         try:
             report = verify_package(temporary, key.public_key)
@@ -364,7 +329,7 @@ class CaseExport:
         out_path: Path,
         cad_number: str,
         purpose: str,
-        package: _PackageFile,
+        package: HashingWriter,
         report: PackageReport,
     ) -> None:
         """Link the verified package into place (never over a file), then audit it; if the
@@ -401,7 +366,7 @@ class CaseExport:
             raise
 
     @staticmethod
-    def _details(cad_number: str, package: _PackageFile) -> dict[str, DetailValue]:
+    def _details(cad_number: str, package: HashingWriter) -> dict[str, DetailValue]:
         return {
             "kind": "case_package",
             "incident": cad_number,
@@ -410,7 +375,7 @@ class CaseExport:
         }
 
     def _failed(
-        self, cad_number: str, purpose: str, reason: str, error: str, package: _PackageFile
+        self, cad_number: str, purpose: str, reason: str, error: str, package: HashingWriter
     ) -> None:
         self._audit.record(
             AuditEventType.EXPORT,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import hashlib
 import logging
 import os
 import re
@@ -48,7 +47,7 @@ from app.services.footage_requests import (
     record_answer,
 )
 from app.services.sync_link import (
-    TOKEN_HINT,
+    HashingWriter,
     ServerAnswer,
     ServerLink,
     ServerUnreachable,
@@ -56,7 +55,8 @@ from app.services.sync_link import (
     SyncStalled,
     TokenSource,
     answer_detail,
-    keyring_token,
+    refusal_text,
+    required_token,
     sync_token_name,
 )
 from app.settings import Settings
@@ -166,27 +166,17 @@ class EvidenceCopy:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class _Receiver:
+class _Receiver(HashingWriter):
     """Writes the arriving bytes to the copy while hashing them, and stops at the listed size."""
 
     def __init__(self, descriptor: int, expected_size: int) -> None:
-        self._descriptor = descriptor
+        super().__init__(descriptor)
         self._expected_size = expected_size
-        self._digest = hashlib.sha256()
-        self.size = 0
 
     def __call__(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self._expected_size:
+        if self.size + len(chunk) > self._expected_size:
             raise FingerprintMismatch(MISMATCH_TEXT)
-        self._digest.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._descriptor, view) :]
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
+        super().__call__(chunk)
 
 
 class EvidenceClient:
@@ -211,25 +201,12 @@ class EvidenceClient:
 
     def _call_token(self) -> str:
         try:
-            token = keyring_token(self._token)
+            return required_token(self._token, "the evidence server")
         except SyncStalled as exc:
             raise EvidenceError(f"{exc.reason}: {exc.detail}") from None
-        if not token:
-            raise EvidenceError(
-                f"no workstation token for the evidence server is in the keyring: {TOKEN_HINT}"
-            )
-        return token
 
     def _refused(self, answer: ServerAnswer, what: str) -> EvidenceError:
-        detail = answer_detail(answer)
-        if answer.status == 401:
-            return EvidenceError(f"the evidence server refused the token ({detail}); {TOKEN_HINT}")
-        if answer.status == 403:
-            return EvidenceError(
-                f"the evidence server does not let this workstation read evidence ({detail}); "
-                "ask the administrator for a workstation token"
-            )
-        return EvidenceError(f"the evidence server refused {what} (HTTP {answer.status}: {detail})")
+        return EvidenceError(refusal_text(answer, forbidden="read evidence", refused=what))
 
     def _unreachable(self, exc: ServerUnreachable) -> EvidenceUnavailable:
         return EvidenceUnavailable(

@@ -11,8 +11,10 @@ from the keyring the way every client does.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
+import os
 import socket
 import ssl
 import threading
@@ -64,6 +66,18 @@ def keyring_token(source: TokenSource) -> str | None:
         raise SyncStalled("the keyring cannot be read", str(exc)) from None
 
 
+def required_token(source: TokenSource, server: str) -> str:
+    """The workstation's token for ``server`` from the keyring; ``SyncStalled`` when the keyring
+    cannot be read or holds none."""
+    token = keyring_token(source)
+    if not token:
+        raise SyncStalled(
+            "no sync token",
+            f"no workstation token for {server} is in the keyring: {TOKEN_HINT}",
+        )
+    return token
+
+
 @dataclass(frozen=True, slots=True)
 class SyncConnection:
     """Where the sync server is and how to reach it: the connection settings of ``[sync]``."""
@@ -101,6 +115,40 @@ def answer_detail(answer: ServerAnswer) -> str:
     if isinstance(body, dict) and isinstance(body.get("detail"), str):
         return str(body["detail"])
     return f"HTTP {answer.status}"
+
+
+def refusal_text(answer: ServerAnswer, *, forbidden: str, refused: str) -> str:
+    """What the evidence server's refusal means to a person: the token refused (401), a token
+    that may not ``forbidden`` (403), or ``refused`` (what it refused) with its words."""
+    detail = answer_detail(answer)
+    if answer.status == 401:
+        return f"the evidence server refused the token ({detail}); {TOKEN_HINT}"
+    if answer.status == 403:
+        return (
+            f"the evidence server does not let this token {forbidden} ({detail}); ask the "
+            "administrator for a workstation token"
+        )
+    return f"the evidence server refused {refused} (HTTP {answer.status}: {detail})"
+
+
+class HashingWriter:
+    """A download's receiver: writes each piece to an open file (``descriptor``) and hashes it."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def __call__(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._descriptor, view) :]
+        self._digest.update(chunk)
+        self.size += len(chunk)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
 
 
 def _os_reason(error: OSError) -> str:

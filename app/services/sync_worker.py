@@ -41,7 +41,7 @@ from app.services.sync_link import (
     SyncStalled,
     TokenSource,
     answer_detail,
-    keyring_token,
+    required_token,
     sync_token_name,
 )
 from app.settings import Settings
@@ -266,13 +266,9 @@ class SyncWorker(ABC, Generic[State]):
         """The token, read from the keyring at the first request after a start or a failure."""
         if self._cached_token is not None:
             return self._cached_token
-        token = keyring_token(self._token)
-        if not token:
-            raise SyncStalled(
-                "no sync token",
-                f"no token for workstation {self.workstation_id} at {self.server_url} is in "
-                f"the keyring: {TOKEN_HINT}",
-            )
+        token = required_token(
+            self._token, f"workstation {self.workstation_id} at {self.server_url}"
+        )
         self._cached_token = token
         return token
 

@@ -20,14 +20,13 @@ from app.models.footage_request import FootageRequest
 from app.models.incident import Incident
 from app.services.credentials import CredentialStore
 from app.services.sync_link import (
-    TOKEN_HINT,
     ServerLink,
     ServerUnreachable,
     SyncConnection,
     SyncStalled,
     TokenSource,
-    answer_detail,
-    keyring_token,
+    refusal_text,
+    required_token,
     sync_token_name,
 )
 from app.settings import Settings
@@ -79,11 +78,7 @@ class ServerUploadLinks:
             "expires_at": expires_at.isoformat(),
         }
         try:
-            token = keyring_token(self._token)
-            if not token:
-                raise UploadLinkError(
-                    f"no workstation token for the evidence server is in the keyring: {TOKEN_HINT}"
-                )
+            token = required_token(self._token, "the evidence server")
             answer = self._link.request(
                 "POST",
                 "/v1/footage-requests",
@@ -104,11 +99,8 @@ class ServerUploadLinks:
             raise UploadLinkError(
                 f"the evidence server gave no upload link for {request.reference}"
             )
-        detail = answer_detail(answer)
-        if answer.status == 401:
-            raise UploadLinkError(f"the evidence server refused the token ({detail}); {TOKEN_HINT}")
         raise UploadLinkError(
-            f"the evidence server refused {request.reference} (HTTP {answer.status}: {detail})"
+            refusal_text(answer, forbidden="register footage requests", refused=request.reference)
         )
 
     def close(self) -> None:

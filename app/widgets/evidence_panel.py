@@ -65,8 +65,14 @@ from app.widgets.evidence_player import (
     clock_text,
     viewing_question,
 )
-from app.widgets.footage_request_panel import local_text, sentence, window_text
+from app.widgets.footage_request_panel import (
+    incident_title,
+    local_text,
+    sentence,
+    window_text,
+)
 from app.widgets.row_table_model import ModelIndex, RowTableModel, row_table_view
+from app.widgets.status_line import StatusLine, wrapped_label
 
 SessionFactory = Callable[[], Session]
 
@@ -283,6 +289,7 @@ class EvidencePanel(QWidget):
         self.players: list[EvidencePlayer] = []
         self.purpose_dialog: PurposeDialog | None = None
         self._exporting = False
+        self._read_failure_shown = False  # the status line says a read failed
 
         self.title = QLabel(NO_INCIDENT_TEXT)
         self.title.setObjectName("evidenceTitle")
@@ -315,19 +322,10 @@ class EvidencePanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(self._update_controls)
         self.view.selectionModel().selectionChanged.connect(self._update_details)
         # The selected line's status in full (a decline reason is cut short in its column).
-        self.details = QLabel("")
-        self.details.setObjectName("evidenceDetails")
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = wrapped_label("", "evidenceDetails", selectable=True)
         self.details.hide()
-        self.summary = QLabel(NO_INCIDENT_TEXT)
-        self.summary.setObjectName("mutedText")
-        self.summary.setWordWrap(True)
-        self.status_line = QLabel("")
-        self.status_line.setObjectName("mutedText")
-        self.status_line.setWordWrap(True)
-        self.status_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_line.hide()
+        self.summary = wrapped_label(NO_INCIDENT_TEXT, "mutedText")
+        self.status_line = StatusLine()
 
         buttons = QHBoxLayout()
         self.play_button = action_button(self.play_action)
@@ -425,7 +423,7 @@ class EvidencePanel(QWidget):
         self._latest_read = 0
         self._read_at = None
         self._show_rows([])
-        self._set_status("")
+        self.status_line.say("")
         self._update_title()
         if incident is None:
             self.summary.setText(NO_INCIDENT_TEXT)
@@ -488,7 +486,9 @@ class EvidencePanel(QWidget):
             return
         self._read_at = self._clock()
         self._show_rows(evidence_rows(result.listed, result.viewed))
-        self._set_status("")
+        if self._read_failure_shown:  # read again: the failure is over; other news stays
+            self.status_line.say("")
+            self._read_failure_shown = False
         if result.answered:
             self.answers_recorded.emit(cad_number)
             self.message.emit(
@@ -515,7 +515,8 @@ class EvidencePanel(QWidget):
             )
         else:
             text = f"The evidence could not be read: {sentence(error)}{kept}"
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
+        self._read_failure_shown = True
         self._update_summary()
         self._update_controls()
 
@@ -645,7 +646,7 @@ class EvidencePanel(QWidget):
 
         self._exporting = True
         self._update_controls()
-        self._set_status(f"Exporting the case package of {cad_number}…")
+        self.status_line.say(f"Exporting the case package of {cad_number}…")
         self._jobs.submit(
             "Exporting a case package", work, self._exported, self._not_exported, owner=self
         )
@@ -662,7 +663,7 @@ class EvidencePanel(QWidget):
                 f" The agency key {exported.key.fingerprint} is pinned now (the first export "
                 "here): compare it with the fingerprint your agency published."
             )
-        self._set_status(text)
+        self.status_line.say(text)
         self.message.emit(f"Case package saved: {exported.path}")
         self.refresh()  # the custody log has the export now
 
@@ -672,7 +673,7 @@ class EvidencePanel(QWidget):
             text = f"The case package was not exported: {sentence(error)}"
         else:
             text = f"The case package was not exported: {error}"
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
         self._update_controls()
 
     def _player_closed(self, player: EvidencePlayer) -> None:
@@ -692,10 +693,7 @@ class EvidencePanel(QWidget):
         if incident is None:
             self.title.setText(NO_INCIDENT_TEXT)
             return
-        self.title.setText(
-            f"Evidence of {incident.cad_number} · {incident.incident_type} · "
-            f"{incident.address or 'no address'}"
-        )
+        self.title.setText(incident_title("Evidence", incident))
 
     def _update_summary(self) -> None:
         if self._incident is None:
@@ -724,15 +722,6 @@ class EvidencePanel(QWidget):
             parts.append(f"{declined} declined")
         when = f" · read {local_text(self._read_at)}" if self._read_at is not None else ""
         self.summary.setText(", ".join(parts) + when)
-
-    def _set_status(self, text: str, *, error: bool = False) -> None:
-        name = "errorText" if error else "mutedText"
-        if self.status_line.objectName() != name:
-            self.status_line.setObjectName(name)
-            self.status_line.style().unpolish(self.status_line)
-            self.status_line.style().polish(self.status_line)
-        self.status_line.setText(text)
-        self.status_line.setVisible(bool(text))
 
     def _update_controls(self) -> None:
         configured = self.server_configured and self._incident is not None

@@ -52,6 +52,7 @@ from app.services.snapshot_export import ExportError, ExportReceipt, export_snap
 from app.widgets import palette
 from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
+from app.widgets.status_line import StatusLine
 from app.widgets.video_tile import letterbox
 
 log = logging.getLogger(__name__)
@@ -383,10 +384,7 @@ class EvidencePlayer(QWidget):
             f"Evidence {evidence.id}, request {evidence.request_reference}\n"
             f"Viewed for {purpose}"
         )
-        self.status_line = QLabel("")
-        self.status_line.setObjectName("mutedText")
-        self.status_line.setWordWrap(True)
-        self.status_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_line = StatusLine(hide_when_empty=False)
 
         self.back_button = action_button(self.back_action)
         self.play_button = action_button(self.play_action)
@@ -455,7 +453,7 @@ class EvidencePlayer(QWidget):
     def fetch_failed(self, text: str) -> None:
         """The copy could not be made: say why (the vault and the audit log say the rest)."""
         self.frame_view.set_message(text)
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
 
     def _opened(self, facts: ClipFacts) -> None:
         self.facts = facts
@@ -465,7 +463,7 @@ class EvidencePlayer(QWidget):
         self.slider.setPageStep(1000)
         self.slider.blockSignals(False)
         self._timer.setInterval(max(1, round(1000 / facts.rate)))
-        self._set_status(
+        self.status_line.say(
             f"{facts.width}×{facts.height}, {facts.rate:g} frames/s, "
             f"{facts.frame_count} frames, {clock_text(facts.duration_s)}"
         )
@@ -485,7 +483,9 @@ class EvidencePlayer(QWidget):
         self._in_flight = False
         self._timer.stop()
         if self.facts is not None and 0 <= number < self.facts.frame_count - 1:
-            self._set_status(f"Frame {number + 1} could not be decoded; the file may be cut short")
+            self.status_line.say(
+                f"Frame {number + 1} could not be decoded; the file may be cut short"
+            )
         self._update_controls()
 
     def _failed(self, why: str) -> None:
@@ -496,7 +496,7 @@ class EvidencePlayer(QWidget):
         self._image = None
         self.frame_view.set_frame(None)
         self.frame_view.set_message(text)
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
         self._stop_decoder()
         self._update_controls()
 
@@ -620,7 +620,7 @@ class EvidencePlayer(QWidget):
 
     def _saved(self, receipt: ExportReceipt) -> None:
         self._saving = False
-        self._set_status(f"Snapshot saved: {receipt.path} (SHA-256 {receipt.sha256[:16]}…)")
+        self.status_line.say(f"Snapshot saved: {receipt.path} (SHA-256 {receipt.sha256[:16]}…)")
         self.snapshot_saved.emit(receipt)
         self._update_controls()
 
@@ -635,18 +635,10 @@ class EvidencePlayer(QWidget):
             text = f"The snapshot was not saved: {error}."
         else:
             text = f"The snapshot was not saved: {error}"
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
         self._update_controls()
 
     # ---- text and controls ----------------------------------------------------------------
-
-    def _set_status(self, text: str, *, error: bool = False) -> None:
-        name = "errorText" if error else "mutedText"
-        if self.status_line.objectName() != name:
-            self.status_line.setObjectName(name)
-            self.status_line.style().unpolish(self.status_line)
-            self.status_line.style().polish(self.status_line)
-        self.status_line.setText(text)
 
     def _update_controls(self) -> None:
         ready = self.facts is not None

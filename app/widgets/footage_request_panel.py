@@ -71,6 +71,7 @@ from app.widgets.action_buttons import action_button, shortcut_action
 from app.widgets.background_jobs import BackgroundJobs
 from app.widgets.resources import resources_dir
 from app.widgets.row_table_model import ModelIndex, RowTableModel, row_table_view
+from app.widgets.status_line import StatusLine, wrapped_label
 
 SessionFactory = Callable[[], Session]
 
@@ -111,6 +112,14 @@ ON_TABLE = Qt.ShortcutContext.WidgetWithChildrenShortcut
 def tab_title(count: int) -> str:
     """The tab's title: "Footage requests (3)", or no number when there are none."""
     return f"{TAB_TITLE} ({count})" if count else TAB_TITLE
+
+
+def incident_title(what: str, incident: IncidentRow) -> str:
+    """A panel's title for what it shows of ``incident``: "Evidence of 2026-004512 · …"."""
+    return (
+        f"{what} of {incident.cad_number} · {incident.incident_type} · "
+        f"{incident.address or 'no address'}"
+    )
 
 
 def sentence(error: Exception | str) -> str:
@@ -539,20 +548,11 @@ class FootageRequestPanel(QWidget):
 
         # The current request's note or error in full (the table's column cuts it short):
         # whom to call, why a send failed.
-        self.details = QLabel("")
-        self.details.setObjectName("footageDetails")
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details = wrapped_label("", "footageDetails", selectable=True)
         self.details.hide()
 
-        self.summary = QLabel(NO_INCIDENT_TEXT)
-        self.summary.setObjectName("mutedText")
-        self.summary.setWordWrap(True)
-        self.status_line = QLabel("")
-        self.status_line.setObjectName("mutedText")
-        self.status_line.setWordWrap(True)
-        self.status_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_line.hide()
+        self.summary = wrapped_label(NO_INCIDENT_TEXT, "mutedText")
+        self.status_line = StatusLine()
 
         top_row = QHBoxLayout()
         self.request_button = action_button(self.request_action)
@@ -673,7 +673,7 @@ class FootageRequestPanel(QWidget):
             self._latest_read = 0
             self._loaded = False
             self._show_rows([])
-            self._set_status("")
+            self.status_line.say("")
             self.summary.setText(NO_INCIDENT_TEXT)
             self._update_controls()
             return
@@ -681,7 +681,7 @@ class FootageRequestPanel(QWidget):
             return
         self._loaded = False
         self._show_rows([])
-        self._set_status("")
+        self.status_line.say("")
         self.refresh()
 
     def refresh(self) -> None:
@@ -723,9 +723,9 @@ class FootageRequestPanel(QWidget):
             return
         self._latest_read = 0
         if isinstance(error, AuditWriteError):
-            self._set_status(f"Expiring overdue requests {NOT_RECORDED_TEXT}", error=True)
+            self.status_line.say(f"Expiring overdue requests {NOT_RECORDED_TEXT}", error=True)
         else:
-            self._set_status(f"The footage requests could not be read: {error}", error=True)
+            self.status_line.say(f"The footage requests could not be read: {error}", error=True)
         self._update_summary()
         self._update_controls()
 
@@ -858,7 +858,7 @@ class FootageRequestPanel(QWidget):
             if self.email_configured
             else "e-mail is not configured, so call the owners"
         )
-        self._set_status(f"Drafted {len(drafted)} footage {noun} ({references}): {then}.")
+        self.status_line.say(f"Drafted {len(drafted)} footage {noun} ({references}): {then}.")
         self.message.emit(f"Drafted {len(drafted)} footage {noun} for {cad_number}.")
         self.select_references([row.reference for row in drafted])
         self._update_controls()
@@ -873,7 +873,7 @@ class FootageRequestPanel(QWidget):
         if shiboken6.isValid(dialog):
             dialog.show_error(text)
         else:  # replaced by a newer request window meanwhile
-            self._set_status(f"Nothing was drafted: {text}", error=True)
+            self.status_line.say(f"Nothing was drafted: {text}", error=True)
         self._update_controls()
 
     # ---- sending --------------------------------------------------------------------------
@@ -918,7 +918,7 @@ class FootageRequestPanel(QWidget):
         self._sending = True
         drafted = sum(row.status is FootageRequestStatus.DRAFTED for row in self.model.rows)
         noun = "request" if drafted == 1 else "requests"
-        self._set_status(f"Sending {drafted} drafted {noun}…")
+        self.status_line.say(f"Sending {drafted} drafted {noun}…")
         self._update_controls()
         self._jobs.submit(
             "Sending footage requests",
@@ -936,7 +936,7 @@ class FootageRequestPanel(QWidget):
         sent = [result for result in results if result.sent]
         failed = [result for result in results if not result.sent]
         if not results:
-            self._set_status("No drafted requests to send.")
+            self.status_line.say("No drafted requests to send.")
             self._update_controls()
             return
         head = f"E-mailed {len(sent)} owner{'s' if len(sent) != 1 else ''}"
@@ -944,7 +944,7 @@ class FootageRequestPanel(QWidget):
             head += f"; {len(failed)} not reached"
         lines = [f"{head}:"]
         lines += [f"• {sentence(result.message)}" for result in sent + failed]
-        self._set_status("\n".join(lines), error=bool(failed))
+        self.status_line.say("\n".join(lines), error=bool(failed))
         summary = f"Footage requests of {cad_number}: {len(sent)} e-mail"
         summary += "s sent" if len(sent) != 1 else " sent"
         if failed:
@@ -962,7 +962,7 @@ class FootageRequestPanel(QWidget):
             text = f"The sending {NOT_RECORDED_TEXT}"
         else:
             text = f"Sending failed: {error}"
-        self._set_status(text, error=True)
+        self.status_line.say(text, error=True)
         self.message.emit(f"Footage requests of {cad_number} were not sent.")
         self._update_controls()
 
@@ -1028,7 +1028,7 @@ class FootageRequestPanel(QWidget):
             for row in skipped
         ]
         parts += errors
-        self._set_status(" ".join(parts), error=bool(errors or skipped))
+        self.status_line.say(" ".join(parts), error=bool(errors or skipped))
         if done:
             self.message.emit(f"{', '.join(done)} marked {STATUS_TEXT[answer].lower()}.")
         self._update_controls()
@@ -1036,9 +1036,9 @@ class FootageRequestPanel(QWidget):
     def _answer_failed(self, error: Exception) -> None:
         self._answering = False
         if isinstance(error, AuditWriteError):
-            self._set_status(f"The answer {NOT_RECORDED_TEXT}", error=True)
+            self.status_line.say(f"The answer {NOT_RECORDED_TEXT}", error=True)
         else:
-            self._set_status(f"The answer could not be recorded: {error}", error=True)
+            self.status_line.say(f"The answer could not be recorded: {error}", error=True)
         self._update_controls()
 
     # ---- text and controls ----------------------------------------------------------------
@@ -1048,10 +1048,7 @@ class FootageRequestPanel(QWidget):
         if incident is None:
             self.title.setText(NO_INCIDENT_TEXT)
             return
-        self.title.setText(
-            f"Footage requests of {incident.cad_number} · {incident.incident_type} · "
-            f"{incident.address or 'no address'}"
-        )
+        self.title.setText(incident_title("Footage requests", incident))
 
     def _update_summary(self) -> None:
         if self._incident is None:
@@ -1071,15 +1068,6 @@ class FootageRequestPanel(QWidget):
         ]
         noun = "request" if len(rows) == 1 else "requests"
         self.summary.setText(f"{len(rows)} {noun}: {', '.join(parts)}")
-
-    def _set_status(self, text: str, *, error: bool = False) -> None:
-        name = "errorText" if error else "mutedText"
-        if self.status_line.objectName() != name:
-            self.status_line.setObjectName(name)
-            self.status_line.style().unpolish(self.status_line)
-            self.status_line.style().polish(self.status_line)
-        self.status_line.setText(text)
-        self.status_line.setVisible(bool(text))
 
     def _update_controls(self) -> None:
         incident = self._incident is not None
