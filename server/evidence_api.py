@@ -40,6 +40,7 @@ from server.evidence_service import (
     delete_evidence,
     evidence_content,
     expire_due,
+    is_held,
     record_custody,
     register_request,
 )
@@ -329,6 +330,10 @@ def evidence_router(
         responses={
             **auth,
             **NOT_FOUND,
+            409: {
+                "model": ErrorMessage,
+                "description": "its incident is under legal hold: clear the hold first",
+            },
             410: {"model": ErrorMessage, "description": "already deleted"},
         },
     )
@@ -350,6 +355,14 @@ def evidence_router(
             evidence = _evidence(session, evidence_id)
             if evidence.deleted_at is not None:
                 raise HTTPException(status.HTTP_410_GONE, f"evidence {evidence_id} was deleted")
+            cad_number = evidence.cad_number
+            if is_held(session, cad_number):
+                raise HTTPException(
+                    status.HTTP_409_CONFLICT,
+                    f"incident {cad_number} is under legal hold: its evidence is kept until an "
+                    f"administrator clears the hold (DELETE /v1/incidents/{cad_number}/hold, "
+                    "with a reason)",
+                )
             delete_evidence(session, vault, evidence, actor_of(token), purpose, clock())
             return _custody(session, evidence_id)
 

@@ -39,7 +39,7 @@ from server.evidence_models import (
     HoldAction,
     LegalHoldEvent,
 )
-from server.evidence_service import EvidenceReceiver, delete_evidence, expire_due
+from server.evidence_service import EvidenceReceiver, delete_evidence, expire_due, is_held
 from server.evidence_vault import EvidenceVault
 from server.models import ApiToken, TokenRole
 from server.schemas import NO_NUL, ErrorMessage
@@ -72,16 +72,6 @@ def hold_log(session: Session, cad_number: str) -> list[LegalHoldEvent]:
             .order_by(LegalHoldEvent.id)
         )
     )
-
-
-def is_held(session: Session, cad_number: str) -> bool:
-    newest = session.scalar(
-        select(LegalHoldEvent.action)
-        .where(LegalHoldEvent.cad_number == cad_number)
-        .order_by(LegalHoldEvent.id.desc())
-        .limit(1)
-    )
-    return newest is HoldAction.SET
 
 
 def held_incidents(session: Session) -> set[str]:

@@ -26,6 +26,8 @@ from server.evidence_models import (
     EvidenceRequest,
     EvidenceRequestStatus,
     EvidenceUpload,
+    HoldAction,
+    LegalHoldEvent,
     UploadToken,
 )
 from server.evidence_probe import MediaInfo, NotVideo, probe_video
@@ -539,6 +541,17 @@ def evidence_content(vault: EvidenceVault, evidence: EvidenceFile) -> Iterator[b
     """The original file, decrypted as it is read; EvidenceTampered if it was touched."""
     sealed = SealedKey(bytes(evidence.wrapped_key), bytes(evidence.nonce_prefix))
     return vault.read(evidence.id, sealed, evidence.segments)
+
+
+def is_held(session: Session, cad_number: str) -> bool:
+    """Whether ``cad_number`` is under legal hold now: its newest hold event sets it."""
+    newest = session.scalar(
+        select(LegalHoldEvent.action)
+        .where(LegalHoldEvent.cad_number == cad_number)
+        .order_by(LegalHoldEvent.id.desc())
+        .limit(1)
+    )
+    return newest is HoldAction.SET
 
 
 def delete_evidence(

@@ -162,6 +162,34 @@ def test_a_held_incident_is_kept_until_its_hold_is_cleared(
     assert not _vault(server).path(held).exists()
 
 
+def test_an_administrator_cannot_delete_a_held_incidents_evidence_until_the_hold_is_cleared(
+    make_vault_server: Callable[..., Server], video_clip: bytes
+):
+    server = make_vault_server()
+    admin = server.token(TokenRole.ADMIN, days=TOKEN_DAYS)
+    held = _send(server, server.register("rtcc-ws-03", days=TOKEN_DAYS), "FR-1", video_clip)
+    assert _hold(server, admin, INCIDENT, "preservation letter PL-0193").status_code == 200
+
+    def delete() -> httpx.Response:
+        return server.client.delete(
+            f"/v1/evidence/{held}",
+            params={"purpose": "court order 24-9"},
+            headers={"Authorization": f"Bearer {admin}"},
+        )
+
+    refused = delete()
+    assert refused.status_code == 409
+    assert f"incident {INCIDENT} is under legal hold" in refused.json()["detail"]
+    assert _vault(server).path(held).exists()
+    assert [action for action, _, _ in _custody(server, held)] == ["received"]
+
+    assert _release(server, admin, INCIDENT, "case closed").status_code == 200
+    deleted = delete()
+    assert deleted.status_code == 200, deleted.text
+    assert not _vault(server).path(held).exists()
+    assert [action for action, _, _ in _custody(server, held)] == ["received", "deleted"]
+
+
 def test_the_hold_log_is_append_only_in_the_database(make_vault_server: Callable[..., Server]):
     server = make_vault_server()
     assert (
