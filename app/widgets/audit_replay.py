@@ -157,11 +157,6 @@ class SessionTableModel(RowTableModel[OperatorSession]):
         "Exports",
     )
 
-    def set_sessions(self, sessions: Sequence[OperatorSession]) -> None:
-        self.beginResetModel()
-        self._rows = list(sessions)
-        self.endResetModel()
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
             return None
@@ -183,11 +178,6 @@ class SessionTableModel(RowTableModel[OperatorSession]):
 
 class EventTableModel(RowTableModel[ReplayEvent]):
     COLUMNS = ("Time", "Seq", "Event", "Tile", "Purpose", "Reason", "Outcome")
-
-    def set_events(self, events: Sequence[ReplayEvent]) -> None:
-        self.beginResetModel()
-        self._rows = list(events)
-        self.endResetModel()
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -1069,7 +1059,7 @@ class AuditReplay(QWidget):
 
     def _show_sessions(self, loaded: _Loaded | None) -> None:
         self._loaded = loaded
-        self.session_model.set_sessions(loaded.sessions if loaded is not None else [])
+        self.session_model.replace_rows(loaded.sessions if loaded is not None else [])
         self.session_table.resizeColumnsToContents()
         check = loaded.check if loaded is not None else None
         self.chain_label.setText(f"Chain verification: {check.summary}" if check else "")
@@ -1163,7 +1153,7 @@ class AuditReplay(QWidget):
         self._replay = replay
         self.timeline.set_replay(replay)
         self.tile_grid.set_session(replay.session if replay is not None else None)
-        self.event_model.set_events(replay.events if replay is not None else [])
+        self.event_model.replace_rows(replay.events if replay is not None else [])
         self.event_table.resizeColumnsToContents()  # Qt measures the first 1,000 rows
         self._set_session_controls(replay is not None)
         if replay is None:

@@ -121,9 +121,7 @@ class CameraTableModel(CameraDragModel[CameraRow]):
         shown.sort(key=lambda row: (_cells(row)[column].casefold(), row.camera_id))
         if self._sort_order is Qt.SortOrder.DescendingOrder:
             shown.reverse()
-        self.beginResetModel()
-        self._rows = shown
-        self.endResetModel()
+        self.replace_rows(shown)
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -223,11 +223,6 @@ def _tooltip(row: EvidenceRow) -> str:
 class EvidenceModel(RowTableModel[EvidenceRow]):
     COLUMNS = COLUMNS
 
-    def set_rows(self, rows: Sequence[EvidenceRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -524,7 +519,7 @@ class EvidencePanel(QWidget):
         selected = self.selected_row()
         kept = selected.file.id if selected is not None and selected.file is not None else None
         first = self.model.rowCount() == 0
-        self.model.set_rows(rows)
+        self.model.replace_rows(rows)
         if first and rows:
             self.view.resizeColumnsToContents()
         if kept is not None:

@@ -189,11 +189,6 @@ class FootageRequestModel(RowTableModel[FootageRequestRow]):
 
     COLUMNS = COLUMNS
 
-    def set_rows(self, rows: Sequence[FootageRequestRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -742,7 +737,7 @@ class FootageRequestPanel(QWidget):
         kept = {row.request_id for row in self.selected_requests()}
         before = self.model.rowCount()
         first = before == 0
-        self.model.set_rows(rows)
+        self.model.replace_rows(rows)
         if first and rows:
             self.view.resizeColumnsToContents()
         selection = self.view.selectionModel()

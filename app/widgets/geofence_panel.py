@@ -11,7 +11,6 @@ answer is shown; the newest search wins when the operator is quicker than the di
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -76,11 +75,6 @@ class GeofenceHitModel(CameraDragModel[GeofenceHit]):
         if ratio != self._ratio:
             self._ratio = ratio
             self._icons.clear()
-
-    def set_hits(self, hits: Sequence[GeofenceHit]) -> None:
-        self.beginResetModel()
-        self._rows = list(hits)
-        self.endResetModel()
 
     def camera_id_of(self, row: GeofenceHit) -> str:
         return row.camera.camera_id
@@ -355,7 +349,7 @@ class GeofencePanel(QWidget):
         self._result = result
         self.model.set_ratio(self.devicePixelRatioF())
         first = self.model.rowCount() == 0
-        self.model.set_hits(result.hits)
+        self.model.replace_rows(result.hits)
         if first and result.hits:
             self.view.resizeColumnsToContents()
         self._restyle_summary("mutedText")
@@ -367,7 +361,7 @@ class GeofencePanel(QWidget):
             return
         self._latest = 0
         self._result = None
-        self.model.set_hits([])
+        self.model.replace_rows([])
         self._restyle_summary("errorText")
         if isinstance(error, AuditWriteError):
             self.summary.setText(NOT_RECORDED_TEXT)

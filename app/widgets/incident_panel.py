@@ -334,11 +334,6 @@ class RejectedRecordsModel(RowTableModel[RejectedRecordRow]):
         super().__init__()
         self._clock = clock
 
-    def set_rows(self, rows: Sequence[RejectedRecordRow]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
@@ -770,7 +765,7 @@ class IncidentPanel(QWidget):
 
     def _rejected_loaded(self, rows: list[RejectedRecordRow]) -> None:
         self._rejected_loading = False
-        self.rejected_model.set_rows(rows)
+        self.rejected_model.replace_rows(rows)
         self.rejected_view.resizeRowsToContents()
         if rows:
             noun = "record" if len(rows) == 1 else "records"

@@ -117,8 +117,7 @@ class CheckTableModel(RowTableModel[CheckRow]):
     RESULT_COLUMN = 3
 
     def show_report(self, report: InstallCheckReport | None) -> None:
-        self.beginResetModel()
-        self._rows = (
+        self.replace_rows(
             []
             if report is None
             else [
@@ -133,7 +132,6 @@ class CheckTableModel(RowTableModel[CheckRow]):
                 for check in stream.checks
             ]
         )
-        self.endResetModel()
 
     def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -26,6 +26,12 @@ class RowTableModel(QAbstractTableModel, Generic[Row]):
     def rows(self) -> Sequence[Row]:
         """The rows shown, in the table's order."""
         return tuple(self._rows)
+
+    def replace_rows(self, rows: Iterable[Row]) -> None:
+        """Show ``rows`` in place of those shown (views keep no stale index into the old)."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)
