@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.api import AUTH_ERRORS, BODY_ERRORS
@@ -70,22 +70,6 @@ def hold_log(session: Session, cad_number: str) -> list[LegalHoldEvent]:
             select(LegalHoldEvent)
             .where(LegalHoldEvent.cad_number == cad_number)
             .order_by(LegalHoldEvent.id)
-        )
-    )
-
-
-def held_incidents(session: Session) -> set[str]:
-    """The CAD numbers of every incident under legal hold now."""
-    newest = (
-        select(func.max(LegalHoldEvent.id).label("id"))
-        .group_by(LegalHoldEvent.cad_number)
-        .subquery()
-    )
-    return set(
-        session.scalars(
-            select(LegalHoldEvent.cad_number)
-            .join(newest, LegalHoldEvent.id == newest.c.id)
-            .where(LegalHoldEvent.action == HoldAction.SET)
         )
     )
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from app.evidence.agency_key import AgencyKey
 from app.evidence.package import (
     MANIFEST,
@@ -175,3 +177,23 @@ def resign_package(source: Path, target: Path, forger: AgencyKey) -> Path:
         PUBLIC_KEY: forger.public_key_pem,
     }
     return rewrite_package(source, target, lambda name, data: replacements.get(name, data))
+
+
+# Fixtures of the package tests (imported by them): three real clips, an agency key, a package.
+
+
+@pytest.fixture(scope="session")
+def video_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return make_video_files(tmp_path_factory.mktemp("videos"), 3)
+
+
+@pytest.fixture(scope="session")
+def agency_key() -> AgencyKey:
+    return AgencyKey.generate()
+
+
+@pytest.fixture
+def package(tmp_path: Path, video_files: list[Path], agency_key: AgencyKey) -> Path:
+    path = tmp_path / "case-24-1187.zip"
+    build_package(path, video_files, agency_key)
+    return path

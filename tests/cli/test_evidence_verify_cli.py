@@ -16,33 +16,19 @@ from app.cli import main
 from app.evidence.agency_key import AgencyKey
 from app.evidence.package import MANIFEST
 from tests.evidence_packages import (
-    build_package,
+    agency_key,
     flip_byte,
-    make_video_files,
+    package,
     resign_package,
     rewrite_package,
     sha256_of,
+    video_files,
 )
 
 REPO = Path(__file__).resolve().parents[2]
 TAMPERED = "package NOT intact: {count} problem{s} in {path}"
 
-
-@pytest.fixture(scope="module")
-def video_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return make_video_files(tmp_path_factory.mktemp("videos"), 3)
-
-
-@pytest.fixture(scope="module")
-def agency_key() -> AgencyKey:
-    return AgencyKey.generate()
-
-
-@pytest.fixture
-def package(tmp_path: Path, video_files: list[Path], agency_key: AgencyKey) -> Path:
-    path = tmp_path / "case-24-1187.zip"
-    build_package(path, video_files, agency_key)
-    return path
+__all__ = ["agency_key", "package", "video_files"]  # fixtures shared with the package tests
 
 
 @pytest.fixture

@@ -35,32 +35,19 @@ from tests.disk import small_filesystem
 from tests.evidence_packages import (
     EXPORT,
     INCIDENT,
+    agency_key,
     build_package,
     clip_from_file,
     custody_for,
     flip_byte,
+    package,
     resign_package,
     rewrite_package,
     sha256_of,
+    video_files,
 )
-from tests.evidence_packages import make_video_files as make_files
 
-
-@pytest.fixture(scope="session")
-def video_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    return make_files(tmp_path_factory.mktemp("videos"), 3)
-
-
-@pytest.fixture(scope="session")
-def agency_key() -> AgencyKey:
-    return AgencyKey.generate()
-
-
-@pytest.fixture
-def package(tmp_path: Path, video_files: list[Path], agency_key: AgencyKey) -> Path:
-    path = tmp_path / "case-24-1187.zip"
-    build_package(path, video_files, agency_key)
-    return path
+__all__ = ["agency_key", "package", "video_files"]  # fixtures shared with the CLI's tests
 
 
 def manifest_of(package: Path) -> dict[str, Any]:
