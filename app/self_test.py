@@ -4,8 +4,8 @@ IT runs it after installing (and CI runs it on the frozen bundle): it builds the
 temporary directory (or uses the demo city given), signs in through the real login dialog,
 waits for the main window's first paint, closes the console the way an operator does, and then
 checks what the session left behind: a clean exit, the sign-in and sign-out in an intact audit
-chain, and a demo clip that OpenCV's FFmpeg decodes. The user's own data and saved window
-layout are never touched.
+chain, a demo clip that OpenCV's FFmpeg decodes, and Qt's text services on the ICU data the
+bundle keeps. The user's own data and saved window layout are never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cmp_to_key
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
@@ -219,6 +220,25 @@ def _check_decoding(data_dir: Path, report: SelfTestReport) -> None:
     )
 
 
+def _check_text_services(report: SelfTestReport) -> None:
+    """Qt's ICU services on the data the bundle keeps (``build_installer.spec`` trims ICU's data
+    to the English locales): ordering with accents, and a time zone's name."""
+    from PySide6.QtCore import QCollator, QLocale, QTimeZone
+
+    english = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    ordered = sorted(["zulu", "Éclair", "apple"], key=cmp_to_key(QCollator(english).compare))
+    zone = QTimeZone(b"America/Chicago").displayName(
+        QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName, english
+    )
+    passed = ordered == ["apple", "Éclair", "zulu"] and zone == "Central Standard Time"
+    report.add(
+        "text services",
+        passed,
+        f"sorted {', '.join(ordered)}; America/Chicago is {zone!r}"
+        + ("" if passed else " (ICU's data is missing what Qt needs)"),
+    )
+
+
 def run_self_test(data_dir: Path | None) -> SelfTestReport:
     """Run every check; ``data_dir`` is a demo city to use instead of a temporary one."""
     report = SelfTestReport()
@@ -249,6 +269,7 @@ def run_self_test(data_dir: Path | None) -> SelfTestReport:
         report.add("clean exit", exit_code == 0, f"the console exited with code {exit_code}")
         _check_audit(settings, report, since_seq)
         _check_decoding(directory, report)
+        _check_text_services(report)
     return report
 
 

@@ -13,8 +13,9 @@ packages=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # a real PostgreSQL for the sync server's tests (tests/postgres.py runs initdb/pg_ctl itself)
   postgresql
-  # the frozen bundle: PyInstaller reads libraries with objdump, the spec strips symbols
-  binutils
+  # the frozen bundle: PyInstaller reads libraries with objdump, the spec strips symbols and
+  # rebuilds ICU's data library with the items the console needs (icupkg, gcc)
+  binutils icu-devtools gcc
   # pdftotext: the install report test reads back the text of the PDF it wrote
   poppler-utils
   # a real browser for the owners' upload page test (tests/server/test_evidence_upload_browser.py)

@@ -60,6 +60,7 @@ def test_the_self_test_signs_in_paints_and_closes_the_console(demo_city, tmp_pat
         "audit chain",
         "session audited",
         "video decoding",
+        "text services",
     }
     assert all(check["passed"] for check in checks.values())
     timings = report["timings_ms"]
