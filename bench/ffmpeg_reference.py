@@ -11,6 +11,7 @@ import resource
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,16 +139,41 @@ def stream_rates(url: str, streams: int, seconds: float, warmup_s: float) -> lis
     return rates
 
 
+def refine_between(kept_up: int, fell_short: int, keeps_up: Callable[[int], bool]) -> int:
+    """The largest count that keeps up, between ``kept_up`` (which did) and ``fell_short``
+    (which did not), found by halving the gap: a ramp's steps leave it to within one."""
+    while fell_short - kept_up > 1:
+        middle = (kept_up + fell_short) // 2
+        if keeps_up(middle):
+            kept_up = middle
+        else:
+            fell_short = middle
+    return kept_up
+
+
 def sustained_streams(
-    url: str, counts: list[int], seconds: float, warmup_s: float, needed_fps: float
+    url: str,
+    counts: list[int],
+    seconds: float,
+    warmup_s: float,
+    needed_fps: float,
+    refine: bool = False,
 ) -> tuple[int, dict[str, float]]:
     """The most live streams of ``url`` that ffmpeg alone decodes at ``needed_fps`` or better
-    each, trying ``counts`` in order until one falls short; and each count's slowest rate."""
-    sustained, ramp = 0, {}
-    for count in counts:
+    each, trying ``counts`` in order until one falls short (then, with ``refine``, the counts
+    between that one and the last that kept up); and each count's slowest rate."""
+    ramp: dict[str, float] = {}
+
+    def keeps_up(count: int) -> bool:
         slowest = min(stream_rates(url, count, seconds, warmup_s))
         ramp[str(count)] = round(slowest, 2)
-        if slowest < needed_fps:
+        return slowest >= needed_fps
+
+    sustained = 0
+    for count in counts:
+        if not keeps_up(count):
+            if refine and sustained:
+                sustained = refine_between(sustained, count, keeps_up)
             break
         sustained = count
     return sustained, ramp

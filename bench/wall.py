@@ -26,6 +26,10 @@ Phases:
    by the flat-out file rate over 15 instead, a bound no live decoder reaches (no RTSP, no
    streams interleaved in the caches, no picture made).
 
+Both ramps (ffmpeg's and the wall's) go by steps; the full run then halves the gap between the
+last step that kept up and the first that did not, so both counts are exact to within one
+(``--quick`` keeps the steps, to stay under 3 minutes).
+
 ``--decoders N`` sets the number of network decode processes (default 2, measured better than 3
 on 2 cores; decode processes run at nice 10, as in the console); ``--profile`` prints a
 cProfile of the UI process over the 16-tile window. CPU is utime + stime from /proc of this
@@ -80,6 +84,7 @@ from bench.ffmpeg_reference import (
     DecodeReference,
     decode_flat_out,
     decode_streams,
+    refine_between,
     sustained_streams,
 )
 from tests.factories import add_camera, add_incident, add_owner, registry_sessions
@@ -456,21 +461,27 @@ class Plan:
     flat_loops: int
     steps: tuple[int, ...]
     ffmpeg_steps: tuple[int, ...]
+    refine: bool  # between the last step that kept up and the first that did not, to within 1
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
     if args.quick:
         soak = 30.0 if args.soak_s is None else args.soak_s
-        return Plan(5, 10, soak, 6, 3, QUICK_SATURATION_STEPS, QUICK_FFMPEG_STEPS)
+        return Plan(5, 10, soak, 6, 3, QUICK_SATURATION_STEPS, QUICK_FFMPEG_STEPS, False)
     soak = 120.0 if args.soak_s is None else args.soak_s
-    return Plan(10, 30, soak, 15, 6, SATURATION_STEPS, FFMPEG_STEPS)
+    return Plan(10, 30, soak, 15, 6, SATURATION_STEPS, FFMPEG_STEPS, True)
 
 
 def ffmpeg_sustained(server: RtspServer, plan: Plan) -> tuple[int, dict[str, float]]:
     """How many live 1080p15 streams ffmpeg alone keeps up with (>= 14 fps each)."""
     window = plan.warmup_s + plan.window_s / 2
     sustained, ramp = sustained_streams(
-        server.url(MAIN_PATH), list(plan.ffmpeg_steps), window, plan.warmup_s, SUSTAINED_FPS
+        server.url(MAIN_PATH),
+        list(plan.ffmpeg_steps),
+        window,
+        plan.warmup_s,
+        SUSTAINED_FPS,
+        refine=plan.refine,
     )
     progress(f"ffmpeg alone keeps up with {sustained} live streams (slowest fps by count: {ramp})")
     return sustained, ramp
@@ -596,21 +607,32 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         # 4. Saturation: more 1080p15 tiles until one falls below 14 frames/s.
         sustained = MAIN_TILES if main.min_fps >= SUSTAINED_FPS else 0
         ramp: dict[str, float] = {str(MAIN_TILES): round(main.min_fps, 2)}
-        # Up from 16 while every tile keeps up; down from it when 16 already do not.
-        for count in plan.steps if sustained else DOWN_STEPS:
+
+        def keeps_up(count: int) -> bool:
             with bench.walls(bench.main_cameras[:count], "4x4", TILES_PER_WALL) as tiles:
                 spin(plan.warmup_s)
                 step = bench.measure(tiles, plan.window_s, False)
             progress("saturation " + step.summary())
             ramp[str(count)] = round(step.min_fps, 2)
-            kept_up = step.min_fps >= SUSTAINED_FPS
+            return step.min_fps >= SUSTAINED_FPS
+
+        # Up from 16 while every tile keeps up; down from it when 16 already do not.
+        fell_short = MAIN_TILES
+        for count in plan.steps if sustained else DOWN_STEPS:
+            kept_up = keeps_up(count)
             if count > MAIN_TILES:  # ramping up: the last count that kept up
                 if not kept_up:
+                    if plan.refine:
+                        sustained = refine_between(sustained, count, keeps_up)
                     break
                 sustained = count
             elif kept_up:  # ramping down: the first count that keeps up
                 sustained = count
+                if plan.refine:
+                    sustained = refine_between(count, fell_short, keeps_up)
                 break
+            else:
+                fell_short = count
         results.update(
             saturation_tiles=sustained,
             saturation_ramp_min_fps=ramp,
