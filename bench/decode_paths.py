@@ -36,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.video.scaling import fit_within
+from app.video.scaling import downscale, fit_within
 from bench.ffmpeg_reference import decode_flat_out
 
 TILE = (388, 218)  # a 4x4 wall tile's picture in a 1920x1080 window, between the overlay strips
@@ -91,14 +91,6 @@ def pyav_ms(av: Any, clip: Path, frames: int, work: Callable[[Any], object]) -> 
     return (time.process_time() - started) / done * 1000
 
 
-def shrink_plane(plane: Any, size: tuple[int, int]) -> Any:
-    """As ``app.video.scaling.downscale``, on one plane."""
-    while plane.shape[1] >= 2 * size[0] and plane.shape[0] >= 2 * size[1]:
-        half = (plane.shape[1] // 2, plane.shape[0] // 2)
-        plane = cv2.resize(plane, half, interpolation=cv2.INTER_AREA)
-    return cv2.resize(plane, size, interpolation=cv2.INTER_LINEAR)
-
-
 def planes_tile(frame: Any) -> Any:
     width, height = TILE
     shrunk = []
@@ -106,7 +98,7 @@ def planes_tile(frame: Any) -> Any:
         scale = 1 if index == 0 else 2  # 4:2:0: the chroma planes are half as wide and high
         rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
         visible = rows[: frame.height // scale, : frame.width // scale]
-        shrunk.append(shrink_plane(visible, (width // scale, height // scale)).ravel())
+        shrunk.append(downscale(cv2, visible, (width // scale, height // scale)).ravel())
     i420 = np.concatenate(shrunk).reshape(height * 3 // 2, width)
     return cv2.cvtColor(i420, cv2.COLOR_YUV2BGRA_I420)
 

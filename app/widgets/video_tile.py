@@ -304,15 +304,19 @@ class VideoTile(QWidget):
         if self._image is None or self.health_visible or self._big_text() is not None:
             return None
         area = self.picture_rect()
-        if self.overlay_visible and area == self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER):
+        if self.overlay_visible and area == self._inner_rect():
             return None  # a tile too small for strips beside the picture draws them over it
         target = letterbox(self._image.size(), area)
         return target if target == self._picture_target else None
 
+    def _inner_rect(self) -> QRect:
+        """The tile inside its border."""
+        return self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
+
     def picture_rect(self) -> QRect:
         """Where the picture goes: between the overlay's strips, so they never hide any of it
         (a camera's own burned-in time or label, say); the whole tile with the overlay off."""
-        inner = self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
+        inner = self._inner_rect()
         if not self.overlay_visible or self.camera is None:
             return inner
         strip = self._strip_height()
@@ -408,7 +412,7 @@ class VideoTile(QWidget):
         # the palette's window colour; filled first, as an opaque widget must paint every pixel).
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, option, painter, self)
-        inner = self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
+        inner = self._inner_rect()
         if self.camera is None:
             self._paint_empty(painter, inner)
         else:
@@ -422,8 +426,7 @@ class VideoTile(QWidget):
             pen.setWidth(2)
             painter.setPen(pen)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            inner = self.rect().adjusted(BORDER, BORDER, -BORDER, -BORDER)
-            painter.drawRect(inner.adjusted(0, 0, -1, -1))
+            painter.drawRect(self._inner_rect().adjusted(0, 0, -1, -1))
 
     def _paint_empty(self, painter: QPainter, inner: QRect) -> None:
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
