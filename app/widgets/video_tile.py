@@ -345,7 +345,8 @@ class VideoTile(QWidget):
             self._arrivals.popleft()
         arrived = self._clock()
         second = int(arrived.timestamp())
-        if second == self._last_frame_second:
+        # Once a second; and as soon as a new feed has a rate to show, not "0.0 fps" meanwhile.
+        if second == self._last_frame_second and (self._shown_fps or len(self._arrivals) < 2):
             return False
         self._last_frame_second = second
         self._last_frame_at = arrived.astimezone().strftime("%H:%M:%S")

@@ -29,13 +29,17 @@ class PaintedRects(QObject):
         return False
 
 
-def shown_tile(qtbot: Any, clock: ManualClock) -> tuple[VideoTile, StubHandle, PaintedRects]:
+def shown_tile(
+    qtbot: Any, clock: ManualClock, frames: int = 2
+) -> tuple[VideoTile, StubHandle, PaintedRects]:
+    """A tile on screen after ``frames`` frames (two: its overlay shows a frame rate)."""
     tile, handle = live_tile(qtbot, clock)
     tile.show()
     qtbot.waitExposed(tile)
-    handle.next = frame(1, age_ms=1)
-    tile.poll()
-    qtbot.waitUntil(lambda: tile.frames_painted == 1)
+    for number in range(1, frames + 1):
+        handle.next = frame(number, age_ms=1)
+        tile.poll()
+        qtbot.waitUntil(lambda number=number: tile.frames_painted == number)
     return tile, handle, PaintedRects(tile)
 
 
@@ -56,7 +60,7 @@ def test_a_new_frame_repaints_only_the_picture_and_the_screen_matches_a_full_pai
     qtbot: Any, clock: ManualClock
 ) -> None:
     tile, handle, painted = shown_tile(qtbot, clock)
-    for number, grey in ((2, 40), (3, 200)):
+    for number, grey in ((3, 40), (4, 200)):
         next_frame(qtbot, tile, handle, number, grey)
     picture = tile.picture_rect()
     assert painted.rects, "the new frames were painted"
@@ -74,13 +78,13 @@ def test_the_overlays_clock_and_rate_repaint_the_whole_tile_once_a_second(
     qtbot: Any, clock: ManualClock
 ) -> None:
     tile, handle, painted = shown_tile(qtbot, clock)
-    next_frame(qtbot, tile, handle, 2, 60)
+    next_frame(qtbot, tile, handle, 3, 60)
     assert tile.rect() not in painted.rects
 
     clock.advance(seconds=1)
-    next_frame(qtbot, tile, handle, 3, 70)
+    next_frame(qtbot, tile, handle, 4, 70)
     assert painted.rects[-1] == tile.rect(), "a new second: the overlay's clock moved"
-    next_frame(qtbot, tile, handle, 4, 80)
+    next_frame(qtbot, tile, handle, 5, 80)
     assert painted.rects[-1] != tile.rect()
 
 
@@ -91,7 +95,7 @@ def test_a_state_change_or_the_health_panel_repaints_the_whole_tile(
     tile.set_health_visible(True)  # painted over the picture: every frame repaints it
     qtbot.waitUntil(lambda: tile.rect() in painted.rects)
     painted.rects.clear()
-    next_frame(qtbot, tile, handle, 2, 90)
+    next_frame(qtbot, tile, handle, 3, 90)
     assert painted.rects[-1] == tile.rect()
 
     tile.set_health_visible(False)
@@ -107,6 +111,15 @@ def test_a_tile_too_small_for_strips_beside_the_picture_repaints_whole(
 ) -> None:
     tile, handle, painted = shown_tile(qtbot, clock)
     tile.resize(170, 60)  # the strips are drawn over the picture
-    for number in (2, 3, 4):
+    for number in (3, 4, 5):
         next_frame(qtbot, tile, handle, number, 30 * number)
         assert painted.rects[-1] == tile.rect()
+
+
+def test_a_new_feed_shows_its_rate_from_its_second_frame(qtbot: Any, clock: ManualClock) -> None:
+    tile, handle, painted = shown_tile(qtbot, clock, frames=1)  # no rate yet
+    assert tile.measured_fps == 0
+    next_frame(qtbot, tile, handle, 2, 50)
+    assert painted.rects[-1] == tile.rect(), "the overlay's rate appeared"
+    next_frame(qtbot, tile, handle, 3, 60)
+    assert painted.rects[-1] != tile.rect()
