@@ -152,20 +152,19 @@ def refine_between(kept_up: int, fell_short: int, keeps_up: Callable[[int], bool
 
 
 def sustained_streams(
-    url: str,
+    rates_for: Callable[[int], list[float]],
     counts: list[int],
-    seconds: float,
-    warmup_s: float,
     needed_fps: float,
     refine: bool = False,
 ) -> tuple[int, dict[str, float]]:
-    """The most live streams of ``url`` that ffmpeg alone decodes at ``needed_fps`` or better
-    each, trying ``counts`` in order until one falls short (then, with ``refine``, the counts
-    between that one and the last that kept up); and each count's slowest rate."""
+    """The most live streams a decoder keeps up with, ``needed_fps`` or better each, trying
+    ``counts`` in order until one falls short (then, with ``refine``, the counts between that
+    one and the last that kept up); and each count's slowest rate. ``rates_for(count)`` runs
+    ``count`` streams at once and returns each one's frames per second."""
     ramp: dict[str, float] = {}
 
     def keeps_up(count: int) -> bool:
-        slowest = min(stream_rates(url, count, seconds, warmup_s))
+        slowest = min(rates_for(count))
         ramp[str(count)] = round(slowest, 2)
         return slowest >= needed_fps
 

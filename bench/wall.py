@@ -26,8 +26,14 @@ Phases:
    by the flat-out file rate over 15 instead, a bound no live decoder reaches (no RTSP, no
    streams interleaved in the caches, no picture made).
 
-Both ramps (ffmpeg's and the wall's) go by steps; the full run then halves the gap between the
-last step that kept up and the first that did not, so both counts are exact to within one
+The full run also measures the ceiling of any console that decodes with OpenCV, after ffmpeg's
+ramp (:mod:`bench.opencv_reference`): the live streams OpenCV alone keeps up with in the same
+decode-process layout, reading only (``opencv_read_*``), and reading and fitting each frame to
+the saturation walls' tile (``opencv_tile_*``); each ``*_ratio_vs_ffmpeg`` is over ffmpeg's
+count, as ``saturation_ratio_vs_ffmpeg`` is.
+
+The ramps go by steps; the full run then halves the gap between the
+last step that kept up and the first that did not, so every count is exact to within one
 (``--quick`` keeps the steps, to stay under 3 minutes).
 
 ``--decoders N`` sets the number of network decode processes (default 2, measured better than 3
@@ -85,8 +91,10 @@ from bench.ffmpeg_reference import (
     decode_flat_out,
     decode_streams,
     refine_between,
+    stream_rates,
     sustained_streams,
 )
+from bench.opencv_reference import opencv_sustained
 from tests.factories import add_camera, add_incident, add_owner, registry_sessions
 from tests.rtsp.fixtures import FPS, Mount, RtspClips, RtspServer, make_clips
 
@@ -102,6 +110,7 @@ SATURATION_STEPS = (18, 20, 22, 24, 26, 28, 32)
 QUICK_SATURATION_STEPS = (20, 24, 28)
 FFMPEG_STEPS = (16, 20, 22, 24, 26, 28, 32, 36, 40)
 QUICK_FFMPEG_STEPS = (20, 24, 28, 32)
+OPENCV_READ_STEPS = (20, 24, 28, 32, 36)
 DOWN_STEPS = (12, 8, 4)
 SUSTAINED_FPS = 14.0
 STALL_TIMER_MS = 5
@@ -461,30 +470,56 @@ class Plan:
     flat_loops: int
     steps: tuple[int, ...]
     ffmpeg_steps: tuple[int, ...]
+    opencv_read_steps: tuple[int, ...]  # empty: no OpenCV ceiling (--quick)
     refine: bool  # between the last step that kept up and the first that did not, to within 1
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
     if args.quick:
         soak = 30.0 if args.soak_s is None else args.soak_s
-        return Plan(5, 10, soak, 6, 3, QUICK_SATURATION_STEPS, QUICK_FFMPEG_STEPS, False)
+        return Plan(5, 10, soak, 6, 3, QUICK_SATURATION_STEPS, QUICK_FFMPEG_STEPS, (), False)
     soak = 120.0 if args.soak_s is None else args.soak_s
-    return Plan(10, 30, soak, 15, 6, SATURATION_STEPS, FFMPEG_STEPS, True)
+    return Plan(10, 30, soak, 15, 6, SATURATION_STEPS, FFMPEG_STEPS, OPENCV_READ_STEPS, True)
 
 
 def ffmpeg_sustained(server: RtspServer, plan: Plan) -> tuple[int, dict[str, float]]:
     """How many live 1080p15 streams ffmpeg alone keeps up with (>= 14 fps each)."""
     window = plan.warmup_s + plan.window_s / 2
+    url = server.url(MAIN_PATH)
+
+    def rates_for(count: int) -> list[float]:
+        return stream_rates(url, count, window, plan.warmup_s)
+
     sustained, ramp = sustained_streams(
-        server.url(MAIN_PATH),
-        list(plan.ffmpeg_steps),
-        window,
-        plan.warmup_s,
-        SUSTAINED_FPS,
-        refine=plan.refine,
+        rates_for, list(plan.ffmpeg_steps), SUSTAINED_FPS, refine=plan.refine
     )
     progress(f"ffmpeg alone keeps up with {sustained} live streams (slowest fps by count: {ramp})")
     return sustained, ramp
+
+
+def opencv_ceiling(
+    server: RtspServer, plan: Plan, decoders: int, ffmpeg_streams: int
+) -> dict[str, object]:
+    """How many live 1080p15 streams OpenCV alone keeps up with, decoding only and decoding and
+    fitting each frame to a wall tile: the most any console decoding with OpenCV can show."""
+    results: dict[str, object] = {}
+    window = plan.warmup_s + plan.window_s / 2
+    for work, steps in (("read", plan.opencv_read_steps), ("tile", plan.steps)):
+        sustained, ramp = opencv_sustained(
+            server.url(MAIN_PATH),
+            work,
+            decoders,
+            list(steps),
+            window,
+            plan.warmup_s,
+            SUSTAINED_FPS,
+            refine=plan.refine,
+        )
+        progress(f"OpenCV alone ({work}) keeps up with {sustained} live streams: {ramp}")
+        results[f"opencv_{work}_sustained_streams"] = sustained
+        results[f"opencv_{work}_ramp_min_fps"] = ramp
+        results[f"opencv_{work}_ratio_vs_ffmpeg"] = round(sustained / max(1, ffmpeg_streams), 3)
+    return results
 
 
 def reference(clips: RtspClips, server: RtspServer, plan: Plan) -> tuple[DecodeReference, ...]:
@@ -553,6 +588,8 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         ffmpeg_streams, ffmpeg_ramp = ffmpeg_sustained(server, plan)
         results["ffmpeg_sustained_rtsp_streams"] = ffmpeg_streams
         results["ffmpeg_rtsp_ramp_min_fps"] = ffmpeg_ramp
+        if plan.opencv_read_steps:
+            results.update(opencv_ceiling(server, plan, args.decoders, ffmpeg_streams))
 
         application = QApplication.instance() or QApplication([sys.argv[0]])
         assert isinstance(application, QApplication)
