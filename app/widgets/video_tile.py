@@ -98,6 +98,11 @@ def letterbox(picture: QSize, box: QRect) -> QRect:
     return QRect(left, top, fitted.width(), fitted.height())
 
 
+def _rate(frames_per_s: float) -> str:
+    """A measured frame rate; "—" before there is one (a feed's first second)."""
+    return f"{frames_per_s:.1f}" if frames_per_s > 0 else "—"
+
+
 class VideoTile(QWidget):
     """One tile of the wall: empty, opening, refused, or showing a feed."""
 
@@ -481,7 +486,7 @@ class VideoTile(QWidget):
         )
         return [
             ("stream", f"{handle.stream}{size}"),
-            ("frame rate", f"{state.fps:.1f} decoded · {self.measured_fps:.1f} shown"),
+            ("frame rate", f"{_rate(state.fps)} decoded · {_rate(self.measured_fps)} shown"),
             ("bitrate", bitrate),
             ("latency", behind),
             ("decoder to screen", to_screen),
@@ -619,6 +624,7 @@ class VideoTile(QWidget):
         if self.handle is not None:
             if self._last_frame_at:
                 facts.append((f"{self._last_frame_at}  ·  ", QColor(palette.VIDEO_TEXT_MUTED)))
+            if self._last_frame_at and self._shown_fps:  # no rate yet at a feed's first frame
                 facts.append((f"{self._shown_fps:.1f} fps  ·  ", QColor(palette.VIDEO_TEXT_MUTED)))
             facts.append((self.handle.state.text, self._state_colour()))
         right_width = sum(metrics.horizontalAdvance(text) for text, _ in facts)

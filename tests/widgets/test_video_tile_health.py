@@ -74,3 +74,19 @@ def test_the_health_panel_shows_the_streams_facts_on_demand(qtbot: Any) -> None:
     assert with_panel != without, "the panel is painted over the picture"
     tile.set_health_visible(False)
     assert tile.grab().toImage() == without
+
+
+def test_the_health_panel_shows_no_rate_before_there_is_one(qtbot: Any) -> None:
+    tile, handle = live_tile(qtbot)
+    handle.state = FeedState(FeedStatus.LIVE, width=1920, height=1080)  # decoder's first second
+    handle.next = frame(1, age_ms=10)
+    tile.poll()
+    tile.grab()
+    assert dict(tile.health_lines())["frame rate"] == "— decoded · — shown"
+
+    handle.state = FeedState(FeedStatus.LIVE, fps=14.9)
+    handle.next = frame(2, age_ms=10)
+    tile.poll()
+    tile.grab()
+    decoded, shown = dict(tile.health_lines())["frame rate"].split(" · ")
+    assert decoded == "14.9 decoded" and shown != "— shown"

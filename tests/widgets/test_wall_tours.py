@@ -193,6 +193,6 @@ def test_h_shows_the_focused_tiles_stream_health(qtbot, make_window, settings, c
     assert tile.health_visible and not window.wall.tiles[1].health_visible
     (health,) = [a for a in window.wall.tile_menu(tile).actions() if a.text() == "Stream health"]
     assert health.isChecked()
-    qtbot.waitUntil(lambda: dict(tile.health_lines())["frame rate"].split()[0] != "0.0")
+    qtbot.waitUntil(lambda: dict(tile.health_lines())["frame rate"].split()[0] != "—")
     qtbot.keyClick(tile, Qt.Key.Key_H)
     assert not tile.health_visible
