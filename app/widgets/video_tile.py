@@ -141,7 +141,8 @@ class VideoTile(QWidget):
         self._shown_fps = 0.0
         self._arrivals: deque[float] = deque()
         self._overlay_metrics: tuple[QFont, QFont, int] | None = None  # for the tile's height
-        self._picture_target = QRect()  # where the last full paint put the picture
+        # Where the last full paint put the picture, if it drew nothing over it; else null.
+        self._picture_target = QRect()
         # Stream health: frames painted, and how long each took from decoder to screen
         # (milliseconds, newest last). Bounded, cheap: one subtraction per painted frame.
         self.frames_painted = 0
@@ -305,13 +306,10 @@ class VideoTile(QWidget):
 
     def _picture_only_target(self) -> QRect | None:
         """Where a new frame goes when nothing but the picture needs painting, else None: the
-        picture must land where the last full paint put one, with nothing drawn over it."""
-        if self._image is None or self.health_visible or self._big_text() is not None:
+        picture must land where the last full paint put one with nothing over it."""
+        if self._image is None or not self._picture_target.isValid():
             return None
-        area = self.picture_rect()
-        if self.overlay_visible and area == self._inner_rect():
-            return None  # a tile too small for strips beside the picture draws them over it
-        target = letterbox(self._image.size(), area)
+        target = letterbox(self._image.size(), self.picture_rect())
         return target if target == self._picture_target else None
 
     def _inner_rect(self) -> QRect:
@@ -406,9 +404,9 @@ class VideoTile(QWidget):
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        target = self._picture_only_target()
-        if target is not None and target.contains(event.rect()):
-            self._paint_picture(painter, target)  # a new frame, nothing else
+        # Only where poll asked for the picture alone; any other change updates the whole tile.
+        if self._picture_target.contains(event.rect()):
+            self._paint_picture(painter, self._picture_target)  # a new frame, nothing else
             self._paint_focus(painter)
             painter.end()
             return
@@ -446,10 +444,16 @@ class VideoTile(QWidget):
     def _paint_feed(self, painter: QPainter, inner: QRect) -> None:
         painter.fillRect(inner, QColor(palette.VIDEO_BARS))
         self._picture_target = QRect()
-        if self._image is not None:
-            self._picture_target = letterbox(self._image.size(), self.picture_rect())
-            self._paint_picture(painter, self._picture_target)
+        area = self.picture_rect()
         big = self._big_text()
+        if self._image is not None:
+            target = letterbox(self._image.size(), area)
+            self._paint_picture(painter, target)
+            # The next frame may repaint just the picture if nothing is drawn over it: no state
+            # text, no health panel, and strips beside it (a tile too small draws them over it).
+            strips_over = self.overlay_visible and area == inner
+            if big is None and not self.health_visible and not strips_over:
+                self._picture_target = target
         if big is not None:
             if self._image is not None:
                 painter.fillRect(inner, QColor(palette.VIDEO_DIM))
