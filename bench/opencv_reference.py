@@ -53,14 +53,17 @@ def _decode_process(
         image = None
         times = frame_times[index]
         try:
-            while (now := time.monotonic()) < until:
+            while True:
                 ok, image = capture.read(image)
                 if not ok:
                     return
                 if work == "tile":
                     console_tile(image)
-                if now >= measure_from:
-                    times.append(time.monotonic())
+                done_at = time.monotonic()
+                if done_at >= until:
+                    return
+                if done_at >= measure_from:
+                    times.append(done_at)
         finally:
             capture.release()
 

@@ -32,9 +32,9 @@ decode-process layout, reading only (``opencv_read_*``), and reading and fitting
 the saturation walls' tile (``opencv_tile_*``); each ``*_ratio_vs_ffmpeg`` is over ffmpeg's
 count, as ``saturation_ratio_vs_ffmpeg`` is.
 
-The ramps go by steps; the full run then halves the gap between the
-last step that kept up and the first that did not, so every count is exact to within one
-(``--quick`` keeps the steps, to stay under 3 minutes).
+The ramps go by steps; the full run then halves the gap between the last step that kept up and
+the first that did not, so every count is exact to within one (``--quick`` keeps the steps, to
+stay under 3 minutes).
 
 ``--decoders N`` sets the number of network decode processes (default 2, measured better than 3
 on 2 cores; decode processes run at nice 10, as in the console); ``--profile`` prints a
@@ -473,6 +473,11 @@ class Plan:
     opencv_read_steps: tuple[int, ...]  # empty: no OpenCV ceiling (--quick)
     refine: bool  # between the last step that kept up and the first that did not, to within 1
 
+    @property
+    def reference_step_s(self) -> float:
+        """Wall time of one step of ffmpeg's and OpenCV's ramps: the same for both."""
+        return self.warmup_s + self.window_s / 2
+
 
 def plan_for(args: argparse.Namespace) -> Plan:
     if args.quick:
@@ -484,11 +489,10 @@ def plan_for(args: argparse.Namespace) -> Plan:
 
 def ffmpeg_sustained(server: RtspServer, plan: Plan) -> tuple[int, dict[str, float]]:
     """How many live 1080p15 streams ffmpeg alone keeps up with (>= 14 fps each)."""
-    window = plan.warmup_s + plan.window_s / 2
     url = server.url(MAIN_PATH)
 
     def rates_for(count: int) -> list[float]:
-        return stream_rates(url, count, window, plan.warmup_s)
+        return stream_rates(url, count, plan.reference_step_s, plan.warmup_s)
 
     sustained, ramp = sustained_streams(
         rates_for, list(plan.ffmpeg_steps), SUSTAINED_FPS, refine=plan.refine
@@ -503,14 +507,13 @@ def opencv_ceiling(
     """How many live 1080p15 streams OpenCV alone keeps up with, decoding only and decoding and
     fitting each frame to a wall tile: the most any console decoding with OpenCV can show."""
     results: dict[str, object] = {}
-    window = plan.warmup_s + plan.window_s / 2
     for work, steps in (("read", plan.opencv_read_steps), ("tile", plan.steps)):
         sustained, ramp = opencv_sustained(
             server.url(MAIN_PATH),
             work,
             decoders,
             list(steps),
-            window,
+            plan.reference_step_s,
             plan.warmup_s,
             SUSTAINED_FPS,
             refine=plan.refine,
